@@ -1,0 +1,110 @@
+"""Run vector files against an implementation and report."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from hivemind_client import HiveMindError
+from hivemind_client.validation import validate_conformance_file
+
+from .impl import Implementation, OperationFailed, Unsupported, VectorFailed
+from .suites import SUITES
+
+__all__ = ["FORMAT", "Report", "collect_files", "run_files"]
+
+FORMAT = "hivemind-conformance/1"
+
+
+@dataclass
+class Report:
+    """Outcome counts per suite, failure lines, and file-level problems."""
+
+    implementation: str
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, suite: str, outcome: str) -> None:
+        self.counts.setdefault(suite, Counter())[outcome] += 1
+
+    def total(self, outcome: str) -> int:
+        return sum(c[outcome] for c in self.counts.values())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.total("failed") == 0
+
+
+def collect_files(paths: list[str]) -> list[Path]:
+    """Vector files named directly, or every *.json below a directory, in a stable order."""
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.json")))
+        else:
+            files.append(path)
+    return files
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """Read and check one vector file; raises ValueError with a readable reason."""
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"unreadable: {exc}") from None
+    try:
+        validate_conformance_file(document)
+    except HiveMindError as exc:
+        raise ValueError(f"not a {FORMAT} file: {exc}") from None
+    if document["format"] != FORMAT:
+        raise ValueError(f"format {document['format']!r} is not {FORMAT}")
+    ids = Counter(v["id"] for v in document["vectors"])
+    duplicates = sorted(i for i, n in ids.items() if n > 1)
+    if duplicates:
+        raise ValueError(f"duplicate vector ids: {', '.join(duplicates[:5])}")
+    return dict(document)
+
+
+def run_files(files: list[Path], impl: Implementation, out: TextIO) -> Report:
+    """Run every vector of every file; print one line per failure."""
+    report = Report(impl.name)
+    for path in files:
+        try:
+            document = load_file(path)
+        except ValueError as exc:
+            report.problems.append(f"{path}: {exc}")
+            print(f"ERROR {path}: {exc}", file=out)
+            continue
+        suite = document["suite"]
+        checker = SUITES.get(suite)
+        if checker is None:
+            report.problems.append(f"{path}: unknown suite {suite!r}")
+            print(f"ERROR {path}: unknown suite {suite!r}", file=out)
+            continue
+        for vector in document["vectors"]:
+            outcome, why = _run_one(checker, vector, impl)
+            report.add(suite, outcome)
+            if outcome == "failed":
+                line = f"FAIL {path.name} {vector['id']}: {why}"
+                report.failures.append(line)
+                print(line, file=out)
+    return report
+
+
+def _run_one(checker: Any, vector: dict[str, Any], impl: Implementation) -> tuple[str, str]:
+    try:
+        checker(vector, impl)
+    except VectorFailed as exc:
+        return "failed", str(exc)
+    except OperationFailed as exc:
+        return "failed", f"unexpected error {exc}"
+    except Unsupported as exc:
+        return "unsupported", f"operation {exc} not supported"
+    except (KeyError, TypeError, ValueError) as exc:
+        return "failed", f"malformed outputs or vector ({type(exc).__name__}: {exc})"
+    return "passed", ""

@@ -1,0 +1,52 @@
+"""hivemind-client: a schema-first client library for the HiveMind mesh.
+
+Layers, bottom up: ``frame`` (binary frames <-> bytes), ``message`` and ``codec`` (HiveMessage
+<-> JSON text and binary frames, validated against ``schema/``), ``errors`` (one hierarchy).
+"""
+
+from hivemind_client import codec, errors, frame, message, message_types, validation
+from hivemind_client.codec import (
+    decode_binary,
+    decode_json,
+    encode_binary,
+    encode_json,
+    message_from_dict,
+)
+from hivemind_client.errors import *  # noqa: F403  (the hierarchy is public as a whole)
+from hivemind_client.frame import (
+    DEFAULT_MAX_INFLATED_SIZE,
+    FRAME_FORMAT_VERSION,
+    MAX_METADATA_SIZE,
+    Frame,
+    decode_frame,
+    encode_frame,
+)
+from hivemind_client.message import HiveMessage, Message, MessageLike
+from hivemind_client.message_types import BinaryPayloadType, HiveMessageType
+from hivemind_client.validation import validate_message
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MAX_INFLATED_SIZE",
+    "FRAME_FORMAT_VERSION",
+    "MAX_METADATA_SIZE",
+    "BinaryPayloadType",
+    "Frame",
+    "HiveMessage",
+    "HiveMessageType",
+    "Message",
+    "MessageLike",
+    "__version__",
+    "decode_binary",
+    "decode_frame",
+    "decode_json",
+    "encode_binary",
+    "encode_frame",
+    "encode_json",
+    "message_from_dict",
+    "validate_message",
+    *errors.__all__,
+]
+
+del codec, frame, message, message_types, validation

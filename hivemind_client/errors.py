@@ -1,0 +1,192 @@
+"""The one error hierarchy of hivemind-client.
+
+Every exception the library raises on purpose derives from :class:`HiveMindError` and carries a
+stable ``code`` string. The codes of the conformance format (``../shared/CONFORMANCE-FORMAT.md``)
+are used verbatim, so a vector's ``"error"`` field compares equal to ``exc.code``.
+
+Two branches say who is at fault::
+
+    HiveMindError                       code
+    ├── LocalError                      (the caller misused the API or gave bad settings)
+    │   ├── InvalidArgument             invalid-argument
+    │   ├── MetadataTooLarge            metadata-too-large
+    │   ├── InvalidKeySize              invalid-key-size
+    │   ├── UnknownCipher               unknown-cipher
+    │   └── NotConnected                not-connected
+    └── RemoteError                     (a peer or a file sent something we cannot accept)
+        ├── FrameError
+        │   ├── TruncatedFrame          truncated-frame
+        │   ├── UnknownMessageType      unknown-message-type
+        │   ├── UnsupportedVersion      unsupported-version
+        │   ├── CorruptCompression      corrupt-compression
+        │   └── PayloadTooLarge         payload-too-large
+        ├── InvalidJSON                 invalid-json
+        ├── InvalidPayload              invalid-payload
+        ├── InvalidEncoding             invalid-encoding
+        ├── AuthenticationFailed        authentication-failed
+        ├── HandshakeFailed             handshake-failed
+        └── ConnectionFailed            connection-failed
+
+An unknown *encoding* or *message type* named by our own caller is reported with the same
+class as one named by a peer: the code is what programs compare, the branch is a hint.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "ConnectionFailed",
+    "CorruptCompression",
+    "FrameError",
+    "HandshakeFailed",
+    "HiveMindError",
+    "InvalidArgument",
+    "InvalidEncoding",
+    "InvalidJSON",
+    "InvalidKeySize",
+    "InvalidPayload",
+    "LocalError",
+    "MetadataTooLarge",
+    "NotConnected",
+    "PayloadTooLarge",
+    "RemoteError",
+    "TruncatedFrame",
+    "UnknownCipher",
+    "UnknownMessageType",
+    "UnsupportedVersion",
+    "error_codes",
+]
+
+
+class HiveMindError(Exception):
+    """Base of every error raised by hivemind-client; ``code`` is stable across releases."""
+
+    code = "hivemind-error"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.code)
+
+
+class LocalError(HiveMindError):
+    """The caller used the API wrongly or configured it with values it cannot use."""
+
+    code = "local-error"
+
+
+class RemoteError(HiveMindError):
+    """A peer (or a file) sent data that breaks the protocol."""
+
+    code = "remote-error"
+
+
+class InvalidArgument(LocalError, ValueError):
+    """An argument has the wrong type or value."""
+
+    code = "invalid-argument"
+
+
+class MetadataTooLarge(LocalError):
+    """Frame metadata does not fit the 255-byte field, even compressed."""
+
+    code = "metadata-too-large"
+
+
+class InvalidKeySize(LocalError):
+    """A key's length does not suit the cipher."""
+
+    code = "invalid-key-size"
+
+
+class UnknownCipher(LocalError):
+    """A cipher name that this library does not implement."""
+
+    code = "unknown-cipher"
+
+
+class NotConnected(LocalError):
+    """An operation needs an established session and there is none."""
+
+    code = "not-connected"
+
+
+class FrameError(RemoteError):
+    """A binary frame could not be decoded."""
+
+    code = "frame-error"
+
+
+class TruncatedFrame(FrameError):
+    """The frame ends before the fields its header announces, or its bit length is wrong."""
+
+    code = "truncated-frame"
+
+
+class UnknownMessageType(FrameError):
+    """A message type code or wire string that the protocol does not assign."""
+
+    code = "unknown-message-type"
+
+
+class UnsupportedVersion(FrameError):
+    """A versioned frame or handshake names a protocol version we do not speak."""
+
+    code = "unsupported-version"
+
+
+class CorruptCompression(FrameError):
+    """A zlib stream in a compressed frame is damaged."""
+
+    code = "corrupt-compression"
+
+
+class PayloadTooLarge(FrameError):
+    """Data exceeds a configured bound (inflated size, frame size, reassembly size)."""
+
+    code = "payload-too-large"
+
+
+class InvalidJSON(RemoteError):
+    """Text that should be JSON is not JSON (or not UTF-8)."""
+
+    code = "invalid-json"
+
+
+class InvalidPayload(RemoteError):
+    """Well-formed JSON that breaks the message schema."""
+
+    code = "invalid-payload"
+
+
+class InvalidEncoding(RemoteError):
+    """Text that does not decode in the named binary-to-text encoding, or an unknown encoding."""
+
+    code = "invalid-encoding"
+
+
+class AuthenticationFailed(RemoteError):
+    """An AEAD tag or a signature did not verify: wrong key or tampered data."""
+
+    code = "authentication-failed"
+
+
+class HandshakeFailed(RemoteError):
+    """The key exchange could not complete (wrong password, bad envelope, no common cipher)."""
+
+    code = "handshake-failed"
+
+
+class ConnectionFailed(RemoteError):
+    """The connection to the hub could not be made or was refused."""
+
+    code = "connection-failed"
+
+
+def error_codes() -> dict[str, type[HiveMindError]]:
+    """Map every stable code to its class."""
+    found: dict[str, type[HiveMindError]] = {}
+    pending: list[type[HiveMindError]] = [HiveMindError]
+    while pending:
+        cls = pending.pop()
+        found[cls.code] = cls
+        pending.extend(cls.__subclasses__())
+    return found

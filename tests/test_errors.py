@@ -1,0 +1,67 @@
+"""The error hierarchy: stable, unique codes covering the conformance format."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hivemind_client import errors
+from hivemind_client.errors import HiveMindError, LocalError, RemoteError, error_codes
+
+CONFORMANCE_CODES = {
+    "truncated-frame",
+    "unknown-message-type",
+    "unsupported-version",
+    "corrupt-compression",
+    "invalid-json",
+    "invalid-payload",
+    "metadata-too-large",
+    "payload-too-large",
+    "authentication-failed",
+    "invalid-encoding",
+    "invalid-key-size",
+    "unknown-cipher",
+    "handshake-failed",
+}
+
+
+def _classes() -> list[type[HiveMindError]]:
+    return [
+        getattr(errors, name) for name in errors.__all__ if isinstance(getattr(errors, name), type)
+    ]
+
+
+def test_codes_are_unique_and_cover_the_conformance_format() -> None:
+    codes = [cls.code for cls in _classes()]
+    assert len(codes) == len(set(codes))
+    assert set(codes) >= CONFORMANCE_CODES
+    assert set(error_codes()) == set(codes)
+
+
+def test_every_error_is_local_or_remote() -> None:
+    for cls in _classes():
+        if cls in (HiveMindError, LocalError, RemoteError):
+            continue
+        assert issubclass(cls, LocalError) != issubclass(cls, RemoteError), cls
+
+
+def test_module_docstring_draws_every_class() -> None:
+    doc = errors.__doc__ or ""
+    for cls in _classes():
+        assert re.search(rf"\b{cls.__name__}\b", doc), cls.__name__
+        if cls not in (HiveMindError, LocalError, RemoteError, errors.FrameError):
+            assert cls.code in doc, cls.code
+
+
+def test_conformance_doc_codes_match() -> None:
+    doc = Path(__file__).resolve().parents[2] / "shared" / "CONFORMANCE-FORMAT.md"
+    if not doc.exists():
+        pytest.skip("shared/ is not beside this checkout")
+    listed = set(
+        re.findall(
+            r"`([a-z]+(?:-[a-z]+)+)`", doc.read_text().split("## Error codes")[1].split("##")[0]
+        )
+    )
+    assert listed == CONFORMANCE_CODES
