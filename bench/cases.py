@@ -7,11 +7,10 @@ import random
 
 BUS_MESSAGE = {
     "type": "recognizer_loop:utterance",
-    "data": {"utterances": ["what is the weather like in lisbon"], "lang": "en-US"},
+    "data": {"utterances": ["what is the weather like in lisbon today"], "lang": "en-US"},
     "context": {
         "source": "HiveMessageBusClientV0.0.1",
         "destination": "HiveMind",
-        "platform": "HiveMessageBusClientV0.0.1",
         "session": {"session_id": "default", "site_id": "kitchen"},
     },
 }
