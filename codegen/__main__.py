@@ -82,9 +82,7 @@ def generate_fast_reader(ksy: Path, out: Path) -> None:
     """Generate our straight-line reader for one .ksy into out/."""
     import yaml
 
-    from codegen.ksy_reader import generate_reader
-
-    from codegen.ksy_reader import generate_reader_stub
+    from codegen.ksy_reader import generate_reader, generate_reader_stub
 
     schema = yaml.safe_load(ksy.read_text())
     banner = header(f"schema/{ksy.name}", "codegen/ksy_reader.py")
@@ -167,7 +165,9 @@ def generate_validator(
     stem = _stem(schema)
     banner = header(f"schema/{stem}.schema.json", "fastjsonschema")
     (out / f"{stem}_validator.py").write_text(banner + "# type: ignore\n" + code.rstrip() + "\n")
-    (out / f"{stem}_validator.pyi").write_text(banner + _VALIDATOR_STUB + (_TABLES_STUB if tables else ""))
+    (out / f"{stem}_validator.pyi").write_text(
+        banner + _VALIDATOR_STUB + (_TABLES_STUB if tables else "")
+    )
 
 
 def dispatch_tables(schema: dict[str, Any], code: str) -> str:

@@ -4,7 +4,6 @@ Layers, bottom up: ``frame`` (binary frames <-> bytes), ``message`` and ``codec`
 <-> JSON text and binary frames, validated against ``schema/``), ``errors`` (one hierarchy).
 """
 
-from hivemind_client import codec, errors, frame, message, message_types, validation
 from hivemind_client.codec import (
     decode_binary,
     decode_json,
@@ -46,7 +45,26 @@ __all__ = [
     "encode_json",
     "message_from_dict",
     "validate_message",
-    *errors.__all__,
+    # the error hierarchy, as in hivemind_client.errors.__all__
+    "AuthenticationFailed",
+    "ConnectionFailed",
+    "CorruptCompression",
+    "FrameError",
+    "HandshakeFailed",
+    "HiveMindError",
+    "InvalidArgument",
+    "InvalidEncoding",
+    "InvalidJSON",
+    "InvalidKeySize",
+    "InvalidPayload",
+    "LocalError",
+    "MetadataTooLarge",
+    "NotConnected",
+    "PayloadTooLarge",
+    "RemoteError",
+    "TruncatedFrame",
+    "UnknownCipher",
+    "UnknownMessageType",
+    "UnsupportedVersion",
+    "error_codes",
 ]
-
-del codec, frame, message, message_types, validation
