@@ -11,7 +11,29 @@ from hivemind_client.codec import (
     encode_json,
     message_from_dict,
 )
-from hivemind_client.errors import *  # noqa: F403  (the hierarchy is public as a whole)
+from hivemind_client.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    CorruptCompression,
+    FrameError,
+    HandshakeFailed,
+    HiveMindError,
+    InvalidArgument,
+    InvalidEncoding,
+    InvalidJSON,
+    InvalidKeySize,
+    InvalidPayload,
+    LocalError,
+    MetadataTooLarge,
+    NotConnected,
+    PayloadTooLarge,
+    RemoteError,
+    TruncatedFrame,
+    UnknownCipher,
+    UnknownMessageType,
+    UnsupportedVersion,
+    error_codes,
+)
 from hivemind_client.frame import (
     DEFAULT_MAX_INFLATED_SIZE,
     FRAME_FORMAT_VERSION,
