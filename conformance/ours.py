@@ -10,7 +10,7 @@ from hivemind_client.message_types import HiveMessageType
 
 from .impl import OperationFailed, Operations, Unsupported
 
-__all__ = ["OPERATIONS", "OurImplementation"]
+__all__ = ["OPERATIONS", "OurImplementation", "serve_ours"]
 
 
 def _payload_fields(msg_type: HiveMessageType, payload: bytes, bin_type: int) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def _operations() -> dict[str, Any]:
         "encode_frame": encode_frame_op,
         "decode_message_frame": decode_message_frame_op,
     }
-    for module in ("ours_security", "ours_messages"):
+    for module in ("ours_security", "ours_messages", "ours_noise"):
         try:
             extra = importlib.import_module(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:
@@ -91,3 +91,15 @@ class OurImplementation:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def serve_ours() -> None:
+    """Answer the adapter protocol on stdin/stdout with our library."""
+    from hivemind_client import __version__
+
+    from .adapter import serve
+
+    def error_code(error: BaseException) -> str | None:
+        return error.code if isinstance(error, HiveMindError) else None
+
+    serve(f"hivemind-client {__version__}", dict(OPERATIONS), error_code)

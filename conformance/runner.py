@@ -14,7 +14,7 @@ from hivemind_client.validation import validate_conformance_file
 from .impl import Implementation, OperationFailed, Unsupported, VectorFailed
 from .suites import SUITES
 
-__all__ = ["FORMAT", "Report", "collect_files", "run_files"]
+__all__ = ["FORMAT", "Report", "collect_files", "load_deviations", "run_files"]
 
 FORMAT = "hivemind-conformance/1"
 
@@ -27,6 +27,7 @@ class Report:
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    failure_reasons: dict[str, str] = field(default_factory=dict)
 
     def add(self, suite: str, outcome: str) -> None:
         self.counts.setdefault(suite, Counter())[outcome] += 1
@@ -70,9 +71,26 @@ def load_file(path: Path) -> dict[str, Any]:
     return dict(document)
 
 
-def run_files(files: list[Path], impl: Implementation, out: TextIO) -> Report:
-    """Run every vector of every file; print one line per failure."""
+def load_deviations(implementation: str, directory: Path) -> dict[str, str]:
+    """Known deviations of an implementation: ``{"<file stem>/<vector id>": reason}``."""
+    path = directory / f"{implementation}.json"
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text())["deviations"])
+
+
+def run_files(
+    files: list[Path], impl: Implementation, out: TextIO, deviations: dict[str, str] | None = None
+) -> Report:
+    """Run every vector of every file; print one line per unexpected failure.
+
+    A failure listed in ``deviations`` counts as ``deviates`` (known, reported, not fatal); a
+    listed vector that does not exist in a file that ran is a problem, so the list stays true.
+    """
+    deviations = deviations or {}
     report = Report(impl.name)
+    seen: set[str] = set()
+    stems: set[str] = set()
     for path in files:
         try:
             document = load_file(path)
@@ -86,13 +104,23 @@ def run_files(files: list[Path], impl: Implementation, out: TextIO) -> Report:
             report.problems.append(f"{path}: unknown suite {suite!r}")
             print(f"ERROR {path}: unknown suite {suite!r}", file=out)
             continue
+        stems.add(path.stem)
         for vector in document["vectors"]:
+            key = f"{path.stem}/{vector['id']}"
+            seen.add(key)
             outcome, why = _run_one(checker, vector, impl)
-            report.add(suite, outcome)
             if outcome == "failed":
-                line = f"FAIL {path.name} {vector['id']}: {why}"
-                report.failures.append(line)
-                print(line, file=out)
+                report.failure_reasons[key] = why
+                if key in deviations:
+                    outcome = "deviates"
+                else:
+                    line = f"FAIL {path.name} {vector['id']}: {why}"
+                    report.failures.append(line)
+                    print(line, file=out)
+            report.add(suite, outcome)
+    for key in sorted(deviations):
+        if key.split("/", 1)[0] in stems and key not in seen:
+            report.problems.append(f"known deviation {key} names no vector")
     return report
 
 

@@ -231,3 +231,30 @@ class IntercomVector2(TypedDict):
 
 
 IntercomVector: TypeAlias = IntercomVector1 | IntercomVector2
+
+
+class MessageJsonVector1(TypedDict):
+    """
+    A JSON text frame: decode and validate it.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: NotRequired[str]
+    text: str
+    msg_type: str
+
+
+class MessageJsonVector2(TypedDict):
+    """
+    A JSON text frame: decode and validate it.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: str
+    text: str
+    msg_type: NotRequired[str]
+
+
+MessageJsonVector: TypeAlias = MessageJsonVector1 | MessageJsonVector2

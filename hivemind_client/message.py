@@ -248,10 +248,14 @@ class HiveMessage:
 
     @classmethod
     def from_dict(cls, envelope: Mapping[str, Any]) -> HiveMessage:
-        """Build from an already validated JSON envelope."""
+        """Build from an already validated JSON envelope.
+
+        BINARY has no JSON payload (the schema forbids one), so its payload is empty bytes here.
+        """
+        binary = envelope["msg_type"] == HiveMessageType.BINARY.value
         return cls(
             envelope["msg_type"],
-            envelope.get("payload") or {},
+            b"" if binary else envelope.get("payload") or {},
             node=envelope.get("node"),
             source_peer=envelope.get("source_peer"),
             route=envelope.get("route"),

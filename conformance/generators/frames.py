@@ -1,3 +1,4 @@
+# oracle: ref-0.7
 """Generate the `frame` and `frame-invalid` conformance vectors with the 0.7.0a2 reference.
 
 Run it with the REFERENCE interpreter, never the project's:

@@ -15,7 +15,7 @@ Checker = Callable[[dict[str, Any], Implementation], None]
 
 def _collect() -> dict[str, Checker]:
     suites: dict[str, Checker] = {}
-    for module in ("frame", "security", "messages"):
+    for module in ("frame", "security", "messages", "noise"):
         try:
             found = importlib.import_module(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:
