@@ -1,0 +1,541 @@
+"""Authenticated encryption of protocol v1 frames (after a legacy handshake).
+
+Two AEAD ciphers, no associated data, a fresh random nonce per message:
+
+``AES-GCM``            key of 16, 24 or 32 bytes; 16-byte nonce; 16-byte tag.
+``CHACHA20-POLY1305``  RFC 8439 (IETF) construction; 32-byte key; 12-byte nonce; 16-byte tag.
+
+Two envelopes:
+
+* text frames: :func:`seal_json` gives ``{"ciphertext": E(ct), "tag": E(tag), "nonce": E(nonce)}``
+  (that key order, ``json.dumps`` default separators, non-ASCII escaped), each field written in
+  the negotiated :mod:`~hivemind_client.encodings` encoding; :func:`open_json` also accepts an
+  envelope without ``tag`` whose ciphertext ends with the tag (Web Crypto style).
+* binary frames: :func:`seal_binary` gives ``nonce || ciphertext || tag``.
+
+Errors: an unknown cipher name raises UnknownCipher, a key of the wrong size InvalidKeySize, an
+unknown encoding or badly encoded field InvalidEncoding, an envelope that is not JSON InvalidJSON,
+one that lacks fields InvalidPayload, and a wrong key, a tampered message or a nonce of the
+wrong size AuthenticationFailed. Nothing else escapes.
+
+Speed: ChaCha20-Poly1305 runs in libsodium (PyNaCl). AES-GCM runs on PyCryptodome's AES and GHASH
+C code, driven directly with a per-key cache of the expanded key, because building a fresh
+``AES.new(MODE_GCM)`` object costs about 50 microseconds per message, more than the rest of a
+seal+open together. That driver uses PyCryptodome internals (``Crypto.Cipher._mode_gcm`` GHASH
+bindings); it checks itself against ``AES.new(MODE_GCM)`` before first use and falls back to the
+public API if anything differs or is missing. Engines for the 32 most recently used keys are
+kept (AES key schedule, GHASH table), so a session's key stays in memory while it is in use.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
+from functools import cache, lru_cache
+from json.encoder import encode_basestring_ascii
+from typing import Any, Final
+
+from Crypto.Cipher import AES
+from nacl import bindings as _sodium
+from nacl.exceptions import CryptoError
+
+from hivemind_client.encodings import _DECODERS, _ENCODERS, TextEncoding
+from hivemind_client.errors import (
+    AuthenticationFailed,
+    InvalidArgument,
+    InvalidEncoding,
+    InvalidJSON,
+    InvalidKeySize,
+    InvalidPayload,
+    UnknownCipher,
+)
+
+__all__ = [
+    "AES_KEY_SIZES",
+    "CHACHA20_KEY_SIZE",
+    "CIPHERS",
+    "DEFAULT_CIPHER",
+    "DEFAULT_ENCODING",
+    "TAG_SIZE",
+    "Cipher",
+    "cpu_has_aes",
+    "nonce_size",
+    "open_binary",
+    "open_json",
+    "preferred_ciphers",
+    "seal_binary",
+    "seal_json",
+]
+
+
+class Cipher(StrEnum):
+    """Wire names of the AEAD ciphers."""
+
+    AES_GCM = "AES-GCM"
+    CHACHA20_POLY1305 = "CHACHA20-POLY1305"
+
+
+CIPHERS: tuple[Cipher, ...] = (Cipher.AES_GCM, Cipher.CHACHA20_POLY1305)
+#: What a v1 session uses when the hub's HANDSHAKE names no cipher or encoding (reference 0.7.0a2
+#: ``handle_handshake``; also what hubs use after an RSA key exchange).
+DEFAULT_CIPHER: Final = Cipher.AES_GCM
+DEFAULT_ENCODING: Final = TextEncoding.JSON_HEX
+AES_KEY_SIZES: Final = (16, 24, 32)
+CHACHA20_KEY_SIZE: Final = 32
+TAG_SIZE: Final = 16
+_NONCE_SIZES: Final[dict[str, int]] = {Cipher.AES_GCM: 16, Cipher.CHACHA20_POLY1305: 12}
+
+_Bytes = bytes | bytearray | memoryview
+
+
+def nonce_size(cipher: str) -> int:
+    """Bytes of nonce that :func:`seal_json` / :func:`seal_binary` draw for ``cipher``."""
+    try:
+        return _NONCE_SIZES[cipher]
+    except (KeyError, TypeError):
+        raise UnknownCipher(f"unknown cipher {cipher!r}") from None
+
+
+@cache
+def cpu_has_aes() -> bool:
+    """Whether /proc/cpuinfo lists the ``aes`` CPU flag (False where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            return _lists_aes(info)
+    except OSError:
+        return False
+
+
+def _lists_aes(lines: Iterable[str]) -> bool:
+    """Whether a ``flags`` (x86) or ``Features`` (ARM) line of cpuinfo names ``aes``."""
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name.strip().lower() in ("flags", "features") and "aes" in value.split():
+            return True
+    return False
+
+
+def preferred_ciphers(*, aes_hardware: bool | None = None) -> tuple[Cipher, ...]:
+    """Both ciphers, fastest first: AES-GCM when the CPU has AES instructions, else ChaCha.
+
+    ``aes_hardware`` overrides the CPU check (for tests and for peers that know better).
+    """
+    if aes_hardware is None:
+        aes_hardware = cpu_has_aes()
+    if aes_hardware:
+        return (Cipher.AES_GCM, Cipher.CHACHA20_POLY1305)
+    return (Cipher.CHACHA20_POLY1305, Cipher.AES_GCM)
+
+
+# --------------------------------------------------------------------------------------------
+# Public envelopes
+
+_ENVELOPE = '{"ciphertext": %s, "tag": %s, "nonce": %s}'
+# encodings whose alphabet needs no JSON escaping (Z85P starts with a control character and
+# basE91 uses '"')
+_PLAIN_JSON = frozenset(
+    {
+        TextEncoding.JSON_HEX,
+        TextEncoding.JSON_B64,
+        TextEncoding.JSON_URLSAFE_B64,
+        TextEncoding.JSON_B32,
+        TextEncoding.JSON_Z85B,
+    }
+)
+
+
+def seal_json(
+    plaintext: str | _Bytes,
+    key: _Bytes,
+    *,
+    cipher: str = DEFAULT_CIPHER,
+    encoding: str = DEFAULT_ENCODING,
+) -> str:
+    """Encrypt ``plaintext`` (str as UTF-8) into the text of a JSON cipher envelope."""
+    engine = _engine(cipher, key)
+    encoder = _encoder(encoding)
+    data = _plaintext_bytes(plaintext)
+    nonce = os.urandom(engine.nonce_size)
+    ciphertext, tag = engine.seal(nonce, data)
+    if encoding in _PLAIN_JSON:
+        return _ENVELOPE % (
+            '"' + encoder(ciphertext) + '"',
+            '"' + encoder(tag) + '"',
+            '"' + encoder(nonce) + '"',
+        )
+    return _ENVELOPE % (
+        encode_basestring_ascii(encoder(ciphertext)),
+        encode_basestring_ascii(encoder(tag)),
+        encode_basestring_ascii(encoder(nonce)),
+    )
+
+
+def open_json(
+    envelope: str | _Bytes | Mapping[str, Any],
+    key: _Bytes,
+    *,
+    cipher: str = DEFAULT_CIPHER,
+    encoding: str = DEFAULT_ENCODING,
+) -> str:
+    """Decrypt a JSON cipher envelope (text, UTF-8 bytes or parsed object) to its plaintext.
+
+    Without a ``tag`` field, the last 16 bytes of the ciphertext are the tag.
+    """
+    engine = _engine(cipher, key)
+    decoder = _decoder(encoding)
+    fields = _envelope_fields(envelope)
+    try:
+        ciphertext_text = fields["ciphertext"]
+        nonce_text = fields["nonce"]
+    except KeyError as missing:
+        raise InvalidPayload(f"cipher envelope lacks {missing}") from None
+    tag_text = fields.get("tag")
+    if not isinstance(ciphertext_text, str) or not isinstance(nonce_text, str):
+        raise InvalidPayload("cipher envelope fields must be strings")
+    if tag_text is None and "tag" in fields:
+        raise InvalidPayload("cipher envelope field 'tag' must be a string")
+    if tag_text is not None and not isinstance(tag_text, str):
+        raise InvalidPayload("cipher envelope field 'tag' must be a string")
+    ciphertext = decoder(_ascii(ciphertext_text, encoding))
+    nonce = decoder(_ascii(nonce_text, encoding))
+    if tag_text is None:
+        if len(ciphertext) < TAG_SIZE:
+            raise AuthenticationFailed("ciphertext too short to hold the tag")
+        ciphertext, tag = ciphertext[:-TAG_SIZE], ciphertext[-TAG_SIZE:]
+    else:
+        tag = decoder(_ascii(tag_text, encoding))
+    plaintext = engine.open(nonce, ciphertext, tag)
+    try:
+        return plaintext.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidJSON("decrypted text is not UTF-8") from None
+
+
+def seal_binary(data: _Bytes, key: _Bytes, *, cipher: str = DEFAULT_CIPHER) -> bytes:
+    """Encrypt ``data`` into ``nonce || ciphertext || tag``."""
+    engine = _engine(cipher, key)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidArgument(f"data must be bytes, not {type(data).__name__}")
+    return engine.seal_blob(os.urandom(engine.nonce_size), data)
+
+
+def open_binary(blob: _Bytes, key: _Bytes, *, cipher: str = DEFAULT_CIPHER) -> bytes:
+    """Decrypt ``nonce || ciphertext || tag`` to the data."""
+    engine = _engine(cipher, key)
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise InvalidArgument(f"blob must be bytes, not {type(blob).__name__}")
+    if len(blob) < engine.nonce_size + TAG_SIZE:
+        raise AuthenticationFailed("encrypted frame shorter than nonce and tag")
+    return engine.open_blob(blob)
+
+
+# --------------------------------------------------------------------------------------------
+# Argument checks
+
+
+def _engine(cipher: str, key: _Bytes) -> _Engine:
+    try:
+        sizes = _KEY_SIZES[cipher]
+    except (KeyError, TypeError):
+        raise UnknownCipher(f"unknown cipher {cipher!r}") from None
+    if not isinstance(key, bytes):
+        if not isinstance(key, bytearray | memoryview):
+            raise InvalidArgument(f"key must be bytes, not {type(key).__name__}")
+        key = bytes(key)
+    if len(key) not in sizes:
+        wanted = "/".join(str(size) for size in sizes)
+        raise InvalidKeySize(f"{cipher} needs a {wanted}-byte key, not {len(key)} bytes")
+    return _cached_engine(_CANONICAL_CIPHER[cipher], key)
+
+
+def _encoder(encoding: str) -> Callable[[bytes], str]:
+    try:
+        return _ENCODERS[encoding]
+    except (KeyError, TypeError):
+        raise InvalidEncoding(f"unknown encoding {encoding!r}") from None
+
+
+def _decoder(encoding: str) -> Callable[[bytes], bytes]:
+    try:
+        return _DECODERS[encoding]
+    except (KeyError, TypeError):
+        raise InvalidEncoding(f"unknown encoding {encoding!r}") from None
+
+
+def _ascii(text: str, encoding: str) -> bytes:
+    if not text.isascii():
+        raise InvalidEncoding(f"{encoding}: text contains non-ASCII characters")
+    return text.encode("ascii")
+
+
+def _plaintext_bytes(plaintext: str | _Bytes) -> bytes | bytearray | memoryview:
+    if isinstance(plaintext, str):
+        try:
+            return plaintext.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument("plaintext is not encodable as UTF-8") from None
+    if isinstance(plaintext, bytes | bytearray | memoryview):
+        return plaintext
+    raise InvalidArgument(f"plaintext must be str or bytes, not {type(plaintext).__name__}")
+
+
+def _envelope_fields(envelope: str | _Bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(envelope, Mapping):
+        return envelope
+    if isinstance(envelope, memoryview | bytearray):
+        envelope = bytes(envelope)
+    if not isinstance(envelope, str | bytes):
+        raise InvalidArgument(f"envelope must be str, bytes or dict, not {type(envelope).__name__}")
+    try:
+        fields = json.loads(envelope)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidJSON("cipher envelope is not JSON") from None
+    if not isinstance(fields, dict):
+        raise InvalidPayload("cipher envelope is not a JSON object")
+    return fields
+
+
+# --------------------------------------------------------------------------------------------
+# Engines: one object per (cipher, key), cached, holding whatever the key expands to.
+
+
+class _Engine:
+    """Seal and open with one key; ``open`` raises AuthenticationFailed."""
+
+    nonce_size: int
+
+    def seal(self, nonce: bytes, data: _Bytes) -> tuple[bytes, bytes]:
+        raise NotImplementedError
+
+    def open(self, nonce: bytes, ciphertext: bytes, tag: bytes) -> bytes:
+        raise NotImplementedError
+
+    def seal_blob(self, nonce: bytes, data: _Bytes) -> bytes:
+        ciphertext, tag = self.seal(nonce, data)
+        return b"".join((nonce, ciphertext, tag))
+
+    def open_blob(self, blob: _Bytes) -> bytes:
+        view = memoryview(blob)
+        size = self.nonce_size
+        return self.open(bytes(view[:size]), view[size:-TAG_SIZE], bytes(view[-TAG_SIZE:]))
+
+
+class _ChaCha20Poly1305(_Engine):
+    """libsodium's crypto_aead_chacha20poly1305_ietf."""
+
+    nonce_size = 12
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def seal(self, nonce: bytes, data: _Bytes) -> tuple[bytes, bytes]:
+        sealed = _sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
+            bytes(data), None, nonce, self._key
+        )
+        return sealed[:-TAG_SIZE], sealed[-TAG_SIZE:]
+
+    def seal_blob(self, nonce: bytes, data: _Bytes) -> bytes:
+        return nonce + _sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
+            bytes(data), None, nonce, self._key
+        )
+
+    def open(self, nonce: bytes, ciphertext: bytes, tag: bytes) -> bytes:
+        if len(nonce) != 12 or len(tag) != TAG_SIZE:
+            raise AuthenticationFailed("CHACHA20-POLY1305 needs a 12-byte nonce and 16-byte tag")
+        try:
+            return _sodium.crypto_aead_chacha20poly1305_ietf_decrypt(
+                bytes(ciphertext) + tag, None, nonce, self._key
+            )
+        except CryptoError:
+            raise AuthenticationFailed("message authentication failed") from None
+
+    def open_blob(self, blob: _Bytes) -> bytes:
+        data = bytes(blob)
+        try:
+            return _sodium.crypto_aead_chacha20poly1305_ietf_decrypt(
+                data[12:], None, data[:12], self._key
+            )
+        except CryptoError:
+            raise AuthenticationFailed("message authentication failed") from None
+
+
+class _AesGcmPublic(_Engine):
+    """AES-GCM through PyCryptodome's public API (a new GCM object per message)."""
+
+    nonce_size = 16
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def seal(self, nonce: bytes, data: _Bytes) -> tuple[bytes, bytes]:
+        return AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_SIZE).encrypt_and_digest(
+            data
+        )
+
+    def open(self, nonce: bytes, ciphertext: bytes, tag: bytes) -> bytes:
+        if not nonce or len(tag) != TAG_SIZE:
+            raise AuthenticationFailed("AES-GCM needs a nonce and a 16-byte tag")
+        gcm = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_SIZE)
+        try:
+            return gcm.decrypt_and_verify(ciphertext, tag)
+        except ValueError:
+            raise AuthenticationFailed("message authentication failed") from None
+
+
+_ZERO_BLOCK = bytes(16)
+# Above this many bytes the keystream comes from a CTR object instead of ECB over counter blocks.
+_SMALL_MESSAGE = 4096
+
+
+class _AesGcmDirect(_Engine):
+    """AES-GCM (NIST SP 800-38D) assembled from a cached AES key schedule and GHASH tables."""
+
+    nonce_size = 16
+    __slots__ = ("_ecb", "_ghash_key", "_key")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._ecb = AES.new(key, AES.MODE_ECB)
+        pointer = _raw.VoidPointer()
+        subkey = self._ecb.encrypt(_ZERO_BLOCK)
+        if _ghash.ghash_expand(_raw.c_uint8_ptr(subkey), pointer.address_of()):
+            raise RuntimeError("GHASH key expansion failed")
+        self._ghash_key = _raw.SmartPointer(pointer.get(), _ghash.ghash_destroy)
+
+    def _ghash(self, blocks: _Bytes, start: bytes = _ZERO_BLOCK) -> bytes:
+        out = _raw.create_string_buffer(16)
+        if _ghash.ghash(
+            out,
+            _raw.c_uint8_ptr(blocks),
+            _raw.c_size_t(len(blocks)),
+            _raw.c_uint8_ptr(start),
+            self._ghash_key.get(),
+        ):
+            raise RuntimeError("GHASH failed")
+        digest: bytes = _raw.get_raw_buffer(out)
+        return digest
+
+    def _counter0(self, nonce: bytes) -> bytes:
+        if len(nonce) == 12:
+            return nonce + b"\x00\x00\x00\x01"
+        padding = bytes(-len(nonce) % 16 + 8)
+        return self._ghash(nonce + padding + (8 * len(nonce)).to_bytes(8, "big"))
+
+    def _tag_hash(self, ciphertext: _Bytes) -> bytes:
+        size = len(ciphertext)
+        whole = size & ~15
+        state = self._ghash(ciphertext[:whole]) if whole else _ZERO_BLOCK
+        last = bytes(ciphertext[whole:])
+        closing = last + bytes(-size % 16) + bytes(8) + (8 * size).to_bytes(8, "big")
+        return self._ghash(closing, state)
+
+    def _crypt(self, counter0: bytes, data: _Bytes) -> tuple[bytes, bytes]:
+        """(E(counter0), data XOR keystream from inc32(counter0))."""
+        size = len(data)
+        blocks = (size + 15) >> 4
+        low = int.from_bytes(counter0[12:], "big")
+        if size > _SMALL_MESSAGE or low + blocks > 0xFFFFFFFF:
+            mask = self._ecb.encrypt(counter0)
+            ctr = AES.new(
+                self._key,
+                AES.MODE_CTR,
+                nonce=counter0[:12],
+                initial_value=(low + 1) & 0xFFFFFFFF,
+            )
+            return mask, ctr.encrypt(data)
+        counters = int.from_bytes(counter0 * (blocks + 1), "big") + _ramp(blocks + 1)
+        stream = self._ecb.encrypt(counters.to_bytes(16 * (blocks + 1), "big"))
+        if not size:
+            return stream[:16], b""
+        mixed = int.from_bytes(stream[16 : 16 + size], "big") ^ int.from_bytes(data, "big")
+        return stream[:16], mixed.to_bytes(size, "big")
+
+    def seal(self, nonce: bytes, data: _Bytes) -> tuple[bytes, bytes]:
+        mask, ciphertext = self._crypt(self._counter0(nonce), data)
+        tag = int.from_bytes(self._tag_hash(ciphertext), "big") ^ int.from_bytes(mask, "big")
+        return ciphertext, tag.to_bytes(16, "big")
+
+    def open(self, nonce: bytes, ciphertext: _Bytes, tag: bytes) -> bytes:
+        if not nonce or len(tag) != TAG_SIZE:
+            raise AuthenticationFailed("AES-GCM needs a nonce and a 16-byte tag")
+        counter0 = self._counter0(nonce)
+        mask = self._ecb.encrypt(counter0)
+        expected = int.from_bytes(self._tag_hash(ciphertext), "big") ^ int.from_bytes(mask, "big")
+        if not hmac.compare_digest(expected.to_bytes(16, "big"), tag):
+            raise AuthenticationFailed("message authentication failed")
+        return self._crypt(counter0, ciphertext)[1]
+
+
+@lru_cache(maxsize=64)
+def _ramp(count: int) -> int:
+    """0, 1, ..., count-1 in consecutive 128-bit lanes, the first lane most significant."""
+    return int.from_bytes(b"".join(index.to_bytes(16, "big") for index in range(count)), "big")
+
+
+# PyCryptodome's GHASH bindings (internal API; see the module docstring). Bound once, checked
+# against the public GCM implementation before the direct engine is trusted.
+_raw: Any = None
+_ghash: Any = None
+
+
+def _load_ghash() -> bool:
+    global _raw, _ghash
+    try:
+        from Crypto.Cipher import _mode_gcm
+        from Crypto.Util import _raw_api
+
+        impl = _mode_gcm._ghash_clmul or _mode_gcm._ghash_portable
+        for name in ("ghash", "ghash_expand", "ghash_destroy"):
+            if getattr(impl, name, None) is None:
+                return False
+        for name in ("VoidPointer", "SmartPointer", "c_uint8_ptr", "c_size_t"):
+            if not hasattr(_raw_api, name):
+                return False
+        _raw, _ghash = _raw_api, impl
+    except Exception:
+        return False
+    return True
+
+
+@cache
+def _direct_aes_works() -> bool:
+    """Whether the direct AES-GCM engine agrees with PyCryptodome's GCM on known inputs."""
+    if not _load_ghash():
+        return False
+    try:
+        for key_size in AES_KEY_SIZES:
+            key = bytes(range(key_size))
+            direct = _AesGcmDirect(key)
+            public = _AesGcmPublic(key)
+            for nonce in (bytes(range(16)), bytes(range(1, 13)), b"\xff" * 16):
+                for size in (0, 1, 15, 16, 17, 64, 100, _SMALL_MESSAGE + 33):
+                    data = bytes((index * 7 + size) & 0xFF for index in range(size))
+                    sealed = direct.seal(nonce, data)
+                    if sealed != public.seal(nonce, data):
+                        return False
+                    if direct.open(nonce, *sealed) != data:
+                        return False
+    except Exception:
+        return False
+    return True
+
+
+@lru_cache(maxsize=32)
+def _cached_engine(cipher: Cipher, key: bytes) -> _Engine:
+    if cipher is Cipher.CHACHA20_POLY1305:
+        return _ChaCha20Poly1305(key)
+    if _direct_aes_works():
+        return _AesGcmDirect(key)
+    return _AesGcmPublic(key)
+
+
+_KEY_SIZES: Final[dict[str, tuple[int, ...]]] = {
+    Cipher.AES_GCM: AES_KEY_SIZES,
+    Cipher.CHACHA20_POLY1305: (CHACHA20_KEY_SIZE,),
+}
+_CANONICAL_CIPHER: Final[dict[str, Cipher]] = {cipher.value: cipher for cipher in Cipher}
