@@ -12,7 +12,11 @@ Two branches say who is at fault::
     │   ├── MetadataTooLarge            metadata-too-large
     │   ├── InvalidKeySize              invalid-key-size
     │   ├── UnknownCipher               unknown-cipher
-    │   └── NotConnected                not-connected
+    │   ├── NotConnected                not-connected
+    │   ├── QueueFull                   queue-full
+    │   ├── TooManyWaiters              too-many-waiters
+    │   ├── TooManyPendingAggregations  too-many-pending-aggregations
+    │   └── IdentityError               identity-error
     └── RemoteError                     (a peer or a file sent something we cannot accept)
         ├── FrameError
         │   ├── TruncatedFrame          truncated-frame
@@ -40,6 +44,7 @@ __all__ = [
     "FrameError",
     "HandshakeFailed",
     "HiveMindError",
+    "IdentityError",
     "InvalidArgument",
     "InvalidEncoding",
     "InvalidJSON",
@@ -49,7 +54,10 @@ __all__ = [
     "MetadataTooLarge",
     "NotConnected",
     "PayloadTooLarge",
+    "QueueFull",
     "RemoteError",
+    "TooManyPendingAggregations",
+    "TooManyWaiters",
     "TruncatedFrame",
     "UnknownCipher",
     "UnknownMessageType",
@@ -107,6 +115,30 @@ class NotConnected(LocalError):
     """An operation needs an established session and there is none."""
 
     code = "not-connected"
+
+
+class QueueFull(LocalError):
+    """The outgoing queue for a disconnected link is full; the message was not accepted."""
+
+    code = "queue-full"
+
+
+class TooManyWaiters(LocalError):
+    """Too many ``wait_for_*`` calls are pending at once."""
+
+    code = "too-many-waiters"
+
+
+class TooManyPendingAggregations(LocalError):
+    """More CASCADE/QUERY windows are open than the aggregator was configured to hold."""
+
+    code = "too-many-pending-aggregations"
+
+
+class IdentityError(LocalError):
+    """The identity file or a key file is unreadable, corrupt, or cannot be written."""
+
+    code = "identity-error"
 
 
 class FrameError(RemoteError):
