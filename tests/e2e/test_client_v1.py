@@ -1,0 +1,226 @@
+"""End to end: HiveMessageBusClient against a real hivemind-core 4.0.0 hub on loopback (protocol v1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from hivemind_client import HiveMessage, Message
+from hivemind_client.client import HiveMessageBusClient
+from hivemind_client.errors import ConnectionFailed, HandshakeFailed
+from hivemind_client.transport import ReconnectPolicy
+
+from .hubs import DEFAULT_PASSWORD, RunningHub
+
+pytestmark = pytest.mark.e2e
+
+
+def _key() -> str:
+    return "k" + uuid.uuid4().hex[:15]
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[RunningHub]:
+    with RunningHub("4.0", start=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def binarize_hub() -> Iterator[RunningHub]:
+    with RunningHub("4.0", start=False, binarize=True) as running:
+        yield running
+
+
+def _client(
+    hub: RunningHub, *, key: str | None = None, password: str = DEFAULT_PASSWORD, **options: object
+) -> HiveMessageBusClient:
+    if key is None:
+        key = _key()
+        hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
+    if not hub.running:
+        hub.start()
+    return HiveMessageBusClient(key=key, password=password, host=hub.host, port=hub.port, **options)  # type: ignore[arg-type]
+
+
+def _round_trip(client: HiveMessageBusClient, text: str, timeout: float = 10) -> Message:
+    answer = client.wait_for_response(
+        Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"}),
+        "speak",
+        timeout=timeout,
+    )
+    assert isinstance(answer, Message), "no speak answer from the hub"
+    assert answer.data["utterance"] == f"echo: {text}"
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("ciphers", "encodings"),
+    [
+        (("AES-GCM",), ("JSON-B64",)),
+        (("CHACHA20-POLY1305",), ("JSON-HEX",)),
+        (("AES-GCM",), ("JSON-Z85P",)),
+        (("CHACHA20-POLY1305",), ("JSON-Z85B",)),
+        (("AES-GCM",), ("JSON-B91",)),
+        (("CHACHA20-POLY1305",), ("JSON-B32",)),
+        (("AES-GCM",), ("JSON-URLSAFE-B64",)),
+    ],
+)
+def test_password_handshake_with_each_cipher_and_encoding(
+    hub: RunningHub, ciphers: tuple[str, ...], encodings: tuple[str, ...]
+) -> None:
+    with _client(hub, ciphers=ciphers, encodings=encodings) as client:
+        info = client.connect(site_id="kitchen")
+        assert (info.cipher, info.encoding, info.protocol_version, info.handshake) == (
+            ciphers[0],
+            encodings[0],
+            1,
+            "password",
+        )
+        _round_trip(client, f"cipher {ciphers[0]} encoding {encodings[0]}")
+
+
+def test_hub_allowed_lists_are_honoured() -> None:
+    restricted = RunningHub(
+        "4.0",
+        start=False,
+        allowed_ciphers=["CHACHA20-POLY1305"],
+        allowed_encodings=["JSON-Z85P", "JSON-HEX"],
+    )
+    with restricted as hub, _client(hub) as client:
+        info = client.connect()
+        assert (info.cipher, info.encoding) == (
+            "CHACHA20-POLY1305",
+            "JSON-HEX",
+        )  # our order: HEX before Z85P
+        _round_trip(client, "restricted lists")
+
+
+def test_binarized_session(binarize_hub: RunningHub) -> None:
+    with _client(binarize_hub) as client:
+        info = client.connect(site_id="office")
+        assert info.binarize is True
+        assert info.protocol_version == 2
+        _round_trip(client, "binary frames both ways")
+
+
+def test_binary_payload_reaches_the_hub(binarize_hub: RunningHub) -> None:
+    with _client(binarize_hub) as client:
+        client.connect()
+        audio = bytes(range(256)) * 64
+        client.emit(
+            HiveMessage(
+                "bin",
+                audio,
+                bin_type=1,
+                metadata={"sample_rate": 16000, "sample_width": 2, "lang": "en-US"},
+            )
+        )
+        # the connection survives the BINARY frame and keeps working
+        _round_trip(client, "after binary")
+    log = binarize_hub.hub_log.read_text(errors="replace")
+    assert "HiveMessageType.BINARY" in log or "bin" in log
+
+
+def test_hub_to_satellite_bus_message(hub: RunningHub) -> None:
+    with _client(hub) as client:
+        client.connect()
+        _round_trip(client, "warm up")
+        peer = client.info.hub_peer if client.info else None
+        peer = hub.last_peer() or peer
+        got = threading.Event()
+        client.on_mycroft("hub.says.hello", lambda m: got.set())
+        hub.bus_emit("hub.says.hello", {"n": 1}, {"destination": peer})
+        assert got.wait(10)
+
+
+def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
+    key = _key()
+    hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
+    client = _client(hub, key=key, password="Wrong-Password-77-Zebra")
+    started = time.monotonic()
+    with client, pytest.raises(HandshakeFailed, match="wrong password"):
+        client.connect()
+    assert time.monotonic() - started < 5
+
+
+def test_unknown_key_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
+    client = _client(hub, key="no-such-access-key")
+    started = time.monotonic()
+    with client, pytest.raises(ConnectionFailed) as info:
+        client.connect()
+    assert time.monotonic() - started < 5
+    assert "refused" in str(info.value) or "closed" in str(info.value)
+
+
+def test_hub_restart_reconnects_and_delivers_queued_messages() -> None:
+    with RunningHub("4.0", start=False) as hub:
+        policy = ReconnectPolicy(first_delay=0.2, max_delay=1.0, stable_after=0.0)
+        with _client(hub, reconnect=policy) as client:
+            client.connect()
+            _round_trip(client, "before restart")
+            hub.stop()
+            deadline = time.monotonic() + 10
+            while client.connected and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not client.connected
+            since = time.time()
+            for n in range(5):
+                client.emit(
+                    Message(
+                        "recognizer_loop:utterance",
+                        {"utterances": [f"queued {n}"], "lang": "en-US"},
+                    )
+                )
+            assert client.queued == 5
+            hub.start()
+            deadline = time.monotonic() + 20
+            while (client.queued or not client.connected) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert client.connected and client.queued == 0
+            for n in range(5):
+                hub.wait_bus_message(
+                    "recognizer_loop:utterance",
+                    timeout=10,
+                    since=since,
+                    predicate=lambda m, n=n: m["data"].get("utterances") == [f"queued {n}"],
+                )
+            _round_trip(client, "after restart")
+
+
+def test_twenty_concurrent_clients(hub: RunningHub) -> None:
+    """20 sessions open at once, all talking at once.
+
+    The clients connect one after another on purpose: hivemind-core 4.0.0 iterates its client
+    table while connections change (ovos_bus_client hpm.py, "dictionary changed size during
+    iteration"); its bus bridge then drops, and the hub loses what is in flight.
+    """
+    clients = [_client(hub) for _ in range(20)]
+    errors: list[BaseException] = []
+    durations: list[float] = []
+    for n, client in enumerate(clients):
+        client.connect(site_id=f"room-{n}", timeout=30)
+    assert all(client.connected for client in clients)
+
+    def talk(client: HiveMessageBusClient, n: int) -> None:
+        try:
+            started = time.monotonic()
+            _round_trip(client, f"client {n}", timeout=30)
+            durations.append(time.monotonic() - started)
+        except BaseException as exc:  # collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=talk, args=(c, n)) for n, c in enumerate(clients)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(150)
+    finally:
+        for client in clients:
+            client.close()
+    assert errors == []
+    assert len(durations) == 20
