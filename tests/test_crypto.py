@@ -75,77 +75,35 @@ def test_hivemind_js_aes_gcm_vector_opens() -> None:
         assert open_json(envelope, JS_KEY, cipher="AES-GCM", encoding=encoding) == JS_PLAINTEXT
 
 
-@pytest.mark.parametrize("engine", ["direct", "public"])
-def test_hivemind_js_aes_gcm_vector_seals(engine: str) -> None:
-    # the engines behind seal_json/seal_binary, with the vector's fixed nonce
-    aead = crypto._AesGcmDirect(JS_KEY) if engine == "direct" else crypto._AesGcmPublic(JS_KEY)
-    assert aead.seal(JS_NONCE, JS_PLAINTEXT.encode()) == (JS_CIPHERTEXT, JS_TAG)
-
-
-def test_direct_aes_engine_is_in_use() -> None:
-    # the speed goals rely on it; if PyCryptodome's internals change, this says so
-    assert crypto._direct_aes_works()
-    assert isinstance(crypto._cached_engine(Cipher.AES_GCM, bytes(32)), crypto._AesGcmDirect)
+def test_hivemind_js_aes_gcm_vector_seals() -> None:
+    # the engine behind seal_json/seal_binary, with the vector's fixed nonce
+    assert crypto._AesGcm(JS_KEY).seal(JS_NONCE, JS_PLAINTEXT.encode()) == (JS_CIPHERTEXT, JS_TAG)
 
 
 # ---------------------------------------------------------------------------------------------
-# The direct AES-GCM engine against PyCryptodome's own GCM
+# Our AES-GCM engine (OpenSSL via cryptography) against an independent one (PyCryptodome)
 
 
 @given(
     key_size=st.sampled_from([16, 24, 32]),
-    nonce=st.one_of(
-        st.binary(min_size=16, max_size=16),
-        st.binary(min_size=12, max_size=12),
-        st.binary(min_size=1, max_size=40),
-    ),
+    nonce=st.one_of(st.binary(min_size=16, max_size=16), st.binary(min_size=8, max_size=40)),
     data=st.one_of(st.binary(max_size=300), st.binary(min_size=4000, max_size=4300)),
     seed=st.binary(min_size=32, max_size=32),
 )
-def test_direct_aes_gcm_matches_pycryptodome(
+def test_aes_gcm_matches_pycryptodome(
     key_size: int, nonce: bytes, data: bytes, seed: bytes
 ) -> None:
     key = seed[:key_size]
-    direct = crypto._AesGcmDirect(key)
+    engine = crypto._AesGcm(key)
     expected = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=16).encrypt_and_digest(data)
-    assert direct.seal(nonce, data) == expected
-    assert direct.open(nonce, *expected) == data
+    assert engine.seal(nonce, data) == expected
+    assert engine.open(nonce, *expected) == data
 
 
-def test_direct_aes_counter_wraps_modulo_2_32() -> None:
-    # GCM increments only the last 32 bits of the counter block (inc32), wrapping to zero
-    key = bytes(range(32))
-    direct = crypto._AesGcmDirect(key)
-    ecb = AES.new(key, AES.MODE_ECB)
-    counter0 = bytes(range(12)) + b"\xff\xff\xff\xfd"
-    for size in (100, crypto._SMALL_MESSAGE + 100):
-        data = bytes(range(256)) * (size // 256 + 1)
-        data = data[:size]
-        blocks = []
-        for index in range(1, (size + 15) // 16 + 1):
-            low = (0xFFFFFFFD + index) & 0xFFFFFFFF
-            blocks.append(ecb.encrypt(counter0[:12] + low.to_bytes(4, "big")))
-        stream = b"".join(blocks)[:size]
-        expected = bytes(a ^ b for a, b in zip(data, stream, strict=True))
-        mask, ciphertext = direct._crypt(counter0, data)
-        assert mask == ecb.encrypt(counter0)
-        assert ciphertext == expected
-
-
-def test_public_engine_interoperates_with_direct_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    key = os.urandom(32)
-    sealed_direct = seal_json("über", key, cipher="AES-GCM", encoding="JSON-B64")
-    crypto._cached_engine.cache_clear()
-    monkeypatch.setattr(crypto, "_direct_aes_works", lambda: False)
-    try:
-        assert isinstance(crypto._cached_engine(Cipher.AES_GCM, key), crypto._AesGcmPublic)
-        assert open_json(sealed_direct, key, cipher="AES-GCM", encoding="JSON-B64") == "über"
-        sealed_public = seal_binary(b"data", key, cipher="AES-GCM")
-        with pytest.raises(AuthenticationFailed):
-            open_binary(sealed_public[:-1] + b"\x00", key, cipher="AES-GCM")
-    finally:
-        crypto._cached_engine.cache_clear()
-    assert open_binary(sealed_public, key, cipher="AES-GCM") == b"data"
+@pytest.mark.parametrize("nonce_size", [0, 7, 129])
+def test_aes_gcm_refuses_nonce_sizes_openssl_cannot_take(nonce_size: int) -> None:
+    with pytest.raises(AuthenticationFailed):
+        crypto._AesGcm(bytes(32)).open(bytes(nonce_size), b"data", bytes(16))
 
 
 @given(
