@@ -26,7 +26,8 @@ def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=timeout, check=False,
+        timeout=timeout,
+        check=False,
     )
 
 
