@@ -24,7 +24,7 @@ class ConformanceFile(TypedDict):
 
 class FrameVector1(TypedDict):
     """
-    Encode and decode one binary frame.
+    Encode and decode one binary frame; with `error` and no `frame_hex`, encoding must fail.
     """
 
     id: str
@@ -37,12 +37,12 @@ class FrameVector1(TypedDict):
     payload_json: str
     payload_hex: NotRequired[str]
     bin_type: NotRequired[int]
-    frame_hex: str
+    frame_hex: NotRequired[str]
 
 
 class FrameVector2(TypedDict):
     """
-    Encode and decode one binary frame.
+    Encode and decode one binary frame; with `error` and no `frame_hex`, encoding must fail.
     """
 
     id: str
@@ -55,7 +55,7 @@ class FrameVector2(TypedDict):
     payload_json: NotRequired[str]
     payload_hex: str
     bin_type: int
-    frame_hex: str
+    frame_hex: NotRequired[str]
 
 
 FrameVector: TypeAlias = FrameVector1 | FrameVector2

@@ -160,3 +160,51 @@ def test_a_broken_adapter_ends_the_run_with_one_clear_line(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "ERROR silent: silent: adapter exited" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.oracle
+def test_a_foreign_vector_file_runs_under_every_adapter(tmp_path: Path) -> None:
+    # A frame this project never produced (a SHARED_BUS with a nested list in its metadata).
+    meta, payload = b'{"seen": [false]}', b'{"type": "mirror.me", "data": {"n": 7}, "context": {}}'
+    frame = bytes([0x84, len(meta)]) + meta + payload
+    vectors = [
+        {
+            "id": "foreign-shared-bus",
+            "msg_type": "shared_bus",
+            "compressed": False,
+            "versioned": False,
+            "metadata_json": meta.decode(),
+            "payload_json": payload.decode(),
+            "frame_hex": frame.hex(),
+        },
+        {"id": "foreign-bad-version", "frame_hex": "c0c2027b7d7b7d"},
+    ]
+    good = tmp_path / "foreign.json"
+    good.write_text(
+        json.dumps({"format": "hivemind-conformance/1", "suite": "frame", "vectors": vectors[:1]})
+    )
+    bad = tmp_path / "foreign-invalid.json"
+    vectors[1]["error"] = "unsupported-version"
+    bad.write_text(
+        json.dumps(
+            {"format": "hivemind-conformance/1", "suite": "frame-invalid", "vectors": vectors[1:]}
+        )
+    )
+    result = _run(
+        "run",
+        "--impl",
+        "ours",
+        "--impl",
+        "ours-pipe",
+        "--impl",
+        "reference-0.7",
+        "--impl",
+        "reference-1.2",
+        str(good),
+        str(bad),
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    for name in ("ours", "ours-pipe", "reference-0.7", "reference-1.2"):
+        assert f"== {name}:" in result.stdout
+    # every implementation decodes the unseen frame and refuses the unseen version: 4 x 2 passes
+    assert result.stdout.rstrip().endswith("8 passed, 0 failed")

@@ -22,8 +22,15 @@ _FIELDS = (
 
 
 def check_frame(vector: dict[str, Any], impl: Implementation) -> None:
-    """decode(frame_hex) gives the vector's fields; encode(fields) gives frame_hex."""
+    """decode(frame_hex) gives the vector's fields; encode(fields) gives frame_hex.
+
+    A vector with ``error`` (and no ``frame_hex``) is negative the other way: encoding its
+    fields must fail with that code.
+    """
     expected = {name: vector[name] for name in _FIELDS if name in vector}
+    if "error" in vector:
+        expect_error(impl, "encode_frame", expected, vector["error"])
+        return
     decoded = impl.call("decode_frame", {"frame_hex": vector["frame_hex"]})
     for name, expected_value in expected.items():
         want = expected_value
