@@ -80,7 +80,7 @@ def test_password_handshake_with_each_cipher_and_encoding(
             1,
             "password",
         )
-        _round_trip(client, f"cipher {ciphers[0]} encoding {encodings[0]}")
+        _round_trip(client, f"cipher {ciphers[0]} encoding {encodings[0]}", hub=hub)
 
 
 def test_hub_allowed_lists_are_honoured() -> None:
@@ -96,7 +96,7 @@ def test_hub_allowed_lists_are_honoured() -> None:
             "CHACHA20-POLY1305",
             "JSON-HEX",
         )  # our order: HEX before Z85P
-        _round_trip(client, "restricted lists")
+        _round_trip(client, "restricted lists", hub=hub)
 
 
 def test_binarized_session(binarize_hub: RunningHub) -> None:
@@ -104,7 +104,7 @@ def test_binarized_session(binarize_hub: RunningHub) -> None:
         info = client.connect(site_id="office")
         assert info.binarize is True
         assert info.protocol_version == 2
-        _round_trip(client, "binary frames both ways")
+        _round_trip(client, "binary frames both ways", hub=binarize_hub)
 
 
 def test_binary_payload_reaches_the_hub(binarize_hub: RunningHub) -> None:
@@ -120,7 +120,7 @@ def test_binary_payload_reaches_the_hub(binarize_hub: RunningHub) -> None:
             )
         )
         # the connection survives the BINARY frame and keeps working
-        _round_trip(client, "after binary")
+        _round_trip(client, "after binary", hub=binarize_hub)
     log = binarize_hub.hub_log.read_text(errors="replace")
     assert "HiveMessageType.BINARY" in log or "bin" in log
 
@@ -128,7 +128,7 @@ def test_binary_payload_reaches_the_hub(binarize_hub: RunningHub) -> None:
 def test_hub_to_satellite_bus_message(hub: RunningHub) -> None:
     with _client(hub) as client:
         client.connect()
-        _round_trip(client, "warm up")
+        _round_trip(client, "warm up", hub=hub)
         peer = client.info.hub_peer if client.info else None
         peer = hub.last_peer() or peer
         got = threading.Event()
@@ -161,7 +161,7 @@ def test_hub_restart_reconnects_and_delivers_queued_messages() -> None:
         policy = ReconnectPolicy(first_delay=0.2, max_delay=1.0, stable_after=0.0)
         with _client(hub, reconnect=policy) as client:
             client.connect()
-            _round_trip(client, "before restart")
+            _round_trip(client, "before restart", hub=hub)
             hub.stop()
             deadline = time.monotonic() + 10
             while client.connected and time.monotonic() < deadline:
@@ -188,7 +188,7 @@ def test_hub_restart_reconnects_and_delivers_queued_messages() -> None:
                     since=since,
                     predicate=lambda m, n=n: m["data"].get("utterances") == [f"queued {n}"],
                 )
-            _round_trip(client, "after restart")
+            _round_trip(client, "after restart", hub=hub)
 
 
 def test_twenty_concurrent_clients(hub: RunningHub) -> None:
@@ -208,7 +208,7 @@ def test_twenty_concurrent_clients(hub: RunningHub) -> None:
     def talk(client: HiveMessageBusClient, n: int) -> None:
         try:
             started = time.monotonic()
-            _round_trip(client, f"client {n}", timeout=30)
+            _round_trip(client, f"client {n}", timeout=30, hub=hub)
             durations.append(time.monotonic() - started)
         except BaseException as exc:  # collected and reported below
             errors.append(exc)
