@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import secrets
 import threading
 import time
 import uuid
@@ -21,12 +22,14 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from hivemind_client.errors import (
     ConnectionFailed as ConnectionFailedError,
 )
 from hivemind_client.errors import (
     HiveMindError,
+    IdentityError,
     InvalidArgument,
     NotConnected,
     QueueFull,
@@ -45,7 +48,7 @@ from hivemind_client.hivemap import HiveMapper
 from hivemind_client.message import HiveMessage, Message, MessageLike, as_ovos_dict
 from hivemind_client.message_types import BinaryPayloadType, HiveMessageType
 from hivemind_client.routing import DeliverToBus, Dispatch, Drop, Reply, SatelliteRouter
-from hivemind_client.session import ClientSession, SessionConfig
+from hivemind_client.session import ClientSession, MemoryNoiseStore, NoiseKeyStore, SessionConfig
 from hivemind_client.transport import ReconnectPolicy, Transport, build_url
 
 __all__ = [
@@ -217,6 +220,16 @@ class HiveMessageBusClient:
         self.session_id = str(uuid.uuid4())  # one per client, kept across reconnects
         self.hive_map = HiveMapper(trust=identity if _has(identity, "is_trusted") else None)
         self.router: SatelliteRouter | None = None
+        # protocol v3: pins and PSKs live in the identity when there is one, else in memory for
+        # as long as this client lives; so does the static key (a hub pins it per access key).
+        self.noise_store: NoiseKeyStore = (
+            _IdentityNoiseStore(identity, str(self.key))
+            if _is_noise_identity(identity)
+            else MemoryNoiseStore(str(self.key))
+        )
+        self._own_noise_key: bytes | None = None
+        self._noise_key: bytes | None = None
+        self._session: ClientSession | None = None
         if share_bus:
             self.internal_bus.on("message", self._share)
 
@@ -231,12 +244,47 @@ class HiveMessageBusClient:
         """True while the session is established."""
         return self._transport is not None and self._transport.ready
 
+    @property
+    def hub_pin_id(self) -> str:
+        """Where the hub's v3 static key is pinned: ``host:port`` (the reference's pin id)."""
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port}"
+
+    @property
+    def protocol_version(self) -> int | None:
+        """The protocol version of the current (or last) session: 1/2 legacy, 3 Noise."""
+        return self.info.protocol_version if self.info else None
+
     def connect(self, site_id: str | None = None, timeout: float = 15.0) -> ConnectionInfo:
-        """Connect and complete the handshake; raise a clear HiveMindError if that fails."""
+        """Connect and complete the handshake; raise a clear HiveMindError if that fails.
+
+        ``info.protocol_version`` says what was negotiated: 1 (2 with binary frames) with a
+        legacy hub, 3 (Noise) with hivemind-core 5.x. A v3 attempt that failed with a cached
+        PSK or with KKpsk0 is retried once at once, with the PSK derived again and XXpsk2.
+        """
         if self._transport is not None:
             raise InvalidArgument("already connected; close() first")
         if site_id:
             self.site_id = site_id
+        self._noise_key = self._noise_private_key()
+        deadline = time.monotonic() + timeout
+        retried = False
+        while True:
+            try:
+                return self._connect_once(deadline, timeout)
+            except HiveMindError as error:
+                session = self._session
+                worth_retrying = session is not None and (
+                    session.kk_rejected or session.stale_psk_dropped
+                )
+                if retried or not worth_retrying or self._closed:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                retried = True
+                LOG.info("retrying the v3 handshake once: %s", error)
+
+    def _connect_once(self, deadline: float, timeout: float) -> ConnectionInfo:
         self._closed = False
         self._failed = None
         self.info = None
@@ -252,7 +300,6 @@ class HiveMessageBusClient:
             reconnect=self.reconnect,
         )
         self._transport.start()
-        deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
             if self._failed is not None:
                 error, self._failed = self._failed, None
@@ -275,12 +322,30 @@ class HiveMessageBusClient:
             binarize=self.binarize,
             compress=self.compress,
             handshake_timeout=self.handshake_timeout,
+            noise_static_key=self._noise_key,
+            noise_store=self.noise_store,
+            hub_pin_id=self.hub_pin_id,
+            # after a KKpsk0 the hub closed, run XXpsk2 once: it says what went wrong
+            allow_kk=not (self._session is not None and self._session.kk_rejected),
         )
         if self.ciphers:
             config.ciphers = self.ciphers
         if self.encodings:
             config.encodings = self.encodings
-        return ClientSession(config, now=now)
+        session = ClientSession(config, now=now)
+        self._session = session
+        return session
+
+    def _noise_private_key(self) -> bytes:
+        """Our X25519 static key: the identity's, or one generated for this client."""
+        if _has(self.identity, "noise_private_key"):
+            key = self.identity.noise_private_key()
+            if not isinstance(key, bytes) or len(key) != 32:
+                raise IdentityError("the identity's Noise static key is not 32 bytes")
+            return key
+        if self._own_noise_key is None:
+            self._own_noise_key = secrets.token_bytes(32)
+        return self._own_noise_key
 
     def close(self) -> None:
         """Close the connection and stop every thread this client started."""
@@ -686,6 +751,57 @@ class HiveMessageBusClient:
         """Send ``message`` and wait as ``wait_for_payload`` does."""
         found = self._wait(_payload_matcher(message_type, payload_type), timeout, message)
         return found if isinstance(found, HiveMessage) else None
+
+
+class _IdentityNoiseStore:
+    """The v3 NoiseKeyStore on a NodeIdentity: pins in the identity, PSKs in its cache file.
+
+    Writes are best effort: a pin or PSK that cannot be saved is logged and the session goes
+    on (the pin is then taken again, on first use, at the next connection).
+    """
+
+    def __init__(self, identity: Any, access_key: str) -> None:
+        self.identity = identity
+        self.access_key = access_key
+
+    def pinned_hub_key(self, pin_id: str) -> bytes | None:
+        return _key_bytes(self.identity.pinned_hub(pin_id))
+
+    def pin_hub_key(self, pin_id: str, key: bytes) -> None:
+        try:
+            self.identity.pin_hub(pin_id, key.hex())
+        except IdentityError as exc:
+            LOG.warning("could not save the hub key pinned for %s: %s", pin_id, exc)
+
+    def cached_psk(self, hub_node_id: str) -> bytes | None:
+        return _key_bytes(self.identity.cached_psk(hub_node_id, self.access_key))
+
+    def cache_psk(self, hub_node_id: str, psk: bytes) -> None:
+        try:
+            self.identity.cache_psk(hub_node_id, self.access_key, psk.hex())
+        except IdentityError as exc:
+            LOG.debug("could not cache the PSK: %s", exc)
+
+    def forget_psk(self, hub_node_id: str) -> None:
+        try:
+            self.identity.forget_psk(hub_node_id, self.access_key)
+        except IdentityError as exc:
+            LOG.debug("could not drop the cached PSK: %s", exc)
+
+
+def _is_noise_identity(identity: Any) -> bool:
+    names = ("pinned_hub", "pin_hub", "cached_psk", "cache_psk", "forget_psk")
+    return all(_has(identity, name) for name in names)
+
+
+def _key_bytes(value: Any) -> bytes | None:
+    """32 bytes from 64 hex digits, or None for anything else."""
+    if not isinstance(value, str) or len(value) != 64:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
 
 
 def _type_name(message_type: str | HiveMessageType) -> str:

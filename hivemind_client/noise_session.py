@@ -253,6 +253,8 @@ class NoiseClientHandshake:
 
     A wrong password or a tampered offer makes :meth:`receive` raise AuthenticationFailed;
     a hub whose static key contradicts ``pinned_hub_key`` raises HandshakeFailed.
+    ``allow_kk=False`` runs XXpsk2 even with a pinned key (the retry after a KKpsk0 the hub
+    closed: the pin is still checked, after the hub's key arrived in message 2).
     """
 
     def __init__(
@@ -267,6 +269,7 @@ class NoiseClientHandshake:
         binarize: bool | None = None,
         encodings: Sequence[str] = DEFAULT_ENCODINGS,
         ephemeral_private: bytes | None = None,
+        allow_kk: bool = True,
     ) -> None:
         if not isinstance(hello_payload, Mapping) or not isinstance(offer_payload, Mapping):
             raise InvalidPayload("the hub's HELLO and HANDSHAKE payloads must be JSON objects")
@@ -280,7 +283,7 @@ class NoiseClientHandshake:
         selection = select_noise_options(
             patterns if isinstance(patterns, list) else [],
             suites if isinstance(suites, list) else [],
-            hub_key_pinned=pinned_hub_key is not None,
+            hub_key_pinned=pinned_hub_key is not None and allow_kk,
         )
         if selection is None:
             raise HandshakeFailed(f"no common Noise pattern and suite in {patterns}/{suites}")
@@ -292,7 +295,8 @@ class NoiseClientHandshake:
             node_id = hello_payload.get("node_id", "")
             if not isinstance(node_id, str):
                 raise InvalidPayload("the hub's HELLO node_id is not a string")
-            assert password is not None
+            if password is None:  # unreachable: exactly one of the two was checked above
+                raise InvalidArgument("give exactly one of psk and password")
             psk = derive_psk(password, node_id)
         if pinned_hub_key is not None and (
             not isinstance(pinned_hub_key, bytes) or len(pinned_hub_key) != 32
@@ -514,7 +518,8 @@ class NoiseTransport:
         raise InvalidPayload(f"unknown v3 transport marker 0x{marker:02x}")
 
     def _append(self, body: bytes) -> None:
-        assert self._buffer is not None
+        if self._buffer is None:  # unreachable: callers open the buffer first
+            raise InvalidPayload("a chunk arrived with no chunked message open")
         if len(self._buffer) + len(body) > self._max_reassembly:
             raise PayloadTooLarge(
                 f"a chunked message exceeds the {self._max_reassembly}-byte reassembly cap"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
@@ -46,15 +49,55 @@ def _client(
     return HiveMessageBusClient(key=key, password=password, host=hub.host, port=hub.port, **options)  # type: ignore[arg-type]
 
 
-def _round_trip(client: HiveMessageBusClient, text: str, timeout: float = 10) -> Message:
-    answer = client.wait_for_response(
-        Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"}),
-        "speak",
-        timeout=timeout,
-    )
-    assert isinstance(answer, Message), "no speak answer from the hub"
-    assert answer.data["utterance"] == f"echo: {text}"
-    return answer
+BRIDGE_DROPPED = "Message Bus Client will reconnect"
+BRIDGE_RECOVERY = 5.0  # the hub's bus client reconnects this many seconds after it drops
+
+
+def _last_bridge_drop(hub: RunningHub | None) -> float | None:
+    """When the hub's bus bridge last died (wall clock), from its log.
+
+    A hivemind-core 4.0.0 defect: the bridge iterates the client table while clients connect and
+    writes to tornado from another thread; either kills it for 5 s, losing what is in flight.
+    """
+    if hub is None or not hub.hub_log.exists():
+        return None
+    last = None
+    for line in hub.hub_log.read_text(errors="replace").splitlines():
+        if BRIDGE_DROPPED in line:
+            stamp = line[:23].replace(",", ".")
+            with contextlib.suppress(ValueError):
+                last = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    return last
+
+
+def _round_trip(
+    client: HiveMessageBusClient, text: str, timeout: float = 10, hub: RunningHub | None = None
+) -> Message:
+    """Utterance out, the echo's speak for *this* text back (echoes of earlier messages are
+    skipped); retried only when the hub's log shows its bus bridge dying."""
+    answers: queue.Queue[Message] = queue.Queue()
+
+    def mine(message: Message) -> None:
+        if message.data.get("utterance") == f"echo: {text}":
+            answers.put(message)
+
+    client.on_mycroft("speak", mine)
+    try:
+        for _ in range(3):
+            sent = time.time()
+            client.emit(
+                Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"})
+            )
+            try:
+                return answers.get(timeout=timeout)
+            except queue.Empty:
+                dropped = _last_bridge_drop(hub)
+                if dropped is None or dropped < sent - BRIDGE_RECOVERY - 1:
+                    break  # the hub's bridge was up: the loss is ours to explain
+                time.sleep(max(0.0, dropped + BRIDGE_RECOVERY + 1 - time.time()))
+    finally:
+        client.remove("speak", mine)
+    raise AssertionError(f"no speak answer from the hub for {text!r}")
 
 
 @pytest.mark.parametrize(
