@@ -218,7 +218,7 @@ class HiveMessageBusClient:
         self._hello: HelloReceived | None = None
         self._closed = False
         self.session_id = str(uuid.uuid4())  # one per client, kept across reconnects
-        self.hive_map = HiveMapper(trust=identity if _has(identity, "is_trusted") else None)
+        self.hive_map = HiveMapper(trust=identity.is_trusted if _has(identity, "is_trusted") else None)
         self.router: SatelliteRouter | None = None
         # protocol v3: pins and PSKs live in the identity when there is one, else in memory for
         # as long as this client lives; so does the static key (a hub pins it per access key).
