@@ -24,16 +24,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import hashlib
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +38,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from hivemind_client._processes import die_with_parent, free_port, kill_group, port_open
 from hivemind_client.cli_support import CliError
 
 __all__ = [
@@ -81,7 +78,6 @@ ovos-messagebus==0.0.10
 """The hub's requirement list; byte-identical to ``scripts/oracles/hub-4.0.txt`` (tested)."""
 
 _STAMP = ".requirements-sha256"
-_PR_SET_PDEATHSIG = 1
 
 MESSAGEBUS_LAUNCHER = '''\
 """ovos-messagebus with TCP_NODELAY on its sockets (tornado leaves Nagle on: +40 ms a message)."""
@@ -277,48 +273,6 @@ def _pip(argv: list[str], log: IO[str], log_path: Path, on_line: Callable[[str],
 
 
 # -- running it ------------------------------------------------------------------------------
-def free_port(host: str = HOST) -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-def _child_setup() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-def _kill_group(process: subprocess.Popen[bytes] | None, grace: float) -> None:
-    if process is None:
-        return
-    try:
-        group = os.getpgid(process.pid)
-    except ProcessLookupError:
-        group = None
-    if group is not None and process.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(grace)
-    if group is not None:  # anything left of the group goes too
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(grace)
-
-
 _LIVE: set[LocalHub] = set()
 _LIVE_LOCK = threading.Lock()
 
@@ -475,7 +429,7 @@ class LocalHub:
             stderr=subprocess.STDOUT,
             env=self.env,
             cwd=self.work,
-            preexec_fn=_child_setup,  # noqa: PLW1509 (setsid and prctl only)
+            preexec_fn=die_with_parent,  # noqa: PLW1509 (setsid and prctl only)
         )
         self._processes[name] = process
         return process
@@ -536,7 +490,7 @@ class LocalHub:
 
     def _wait_port(self, port: int, process: subprocess.Popen[bytes], what: str) -> None:
         deadline = time.monotonic() + self.start_timeout
-        while not _port_open(HOST, port):
+        while not port_open(HOST, port):
             if process.poll() is not None:
                 self._fail(f"{what} exited with status {process.returncode} before listening")
             if time.monotonic() > deadline:
@@ -560,13 +514,13 @@ class LocalHub:
             return
         self._closed = True
         try:
-            _kill_group(self._processes.get("hub"), 5.0)
+            kill_group(self._processes.get("hub"), 5.0)
             echo = self._processes.get("echo")
             if echo is not None and echo.stdin is not None:
                 with contextlib.suppress(OSError):
                     echo.stdin.close()  # EOF: it leaves by itself
-            _kill_group(echo, 3.0)
-            _kill_group(self._processes.get("messagebus"), 5.0)
+            kill_group(echo, 3.0)
+            kill_group(self._processes.get("messagebus"), 5.0)
         finally:
             for log in self._log_files:
                 with contextlib.suppress(OSError):

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
+import importlib.util
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,7 +59,6 @@ DEFAULT_ALLOWED = ("recognizer_loop:utterance", "ovos.utterance.handle")
 #: checks again at handshake time. Any 4-5 random words or 32 hex characters pass.
 DEFAULT_PASSWORD = "Ecru-Tapir-93-Quill-Marzipan"
 
-_PR_SET_PDEATHSIG = 1
 _LIVE: set[RunningHub] = set()
 _LIVE_LOCK = threading.Lock()
 
@@ -70,22 +68,23 @@ class HubError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------
-# small helpers
+# small helpers: the process helpers are the package's own (hivemind_client/_processes.py),
+# loaded by file path so this module still runs under the reference's interpreter.
+def _load_processes() -> Any:
+    path = ROOT / "hivemind_client" / "_processes.py"
+    spec = importlib.util.spec_from_file_location("_hivemind_processes", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def free_port(host: str = HOST) -> int:
-    """A TCP port that was free a moment ago on ``host`` (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+_processes = _load_processes()
+free_port = _processes.free_port
+port_open = _processes.port_open
+kill_group = _processes.kill_group
+die_with_parent = _processes.die_with_parent
 
 
 def wait_port(
@@ -116,38 +115,6 @@ def _tail(log: Path | None, n: int = 40) -> str:
         return ""
     lines = log.read_text(errors="replace").splitlines()[-n:]
     return f"\n--- last lines of {log} ---\n" + "\n".join(lines)
-
-
-def _pdeathsig() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except Exception:
-        pass
-
-
-def kill_group(
-    proc: subprocess.Popen | None, grace: float = 5.0, sig: int = signal.SIGTERM
-) -> None:
-    """Signal the whole process group of ``proc`` (``sig``, then SIGKILL after ``grace``) and reap it."""
-    if proc is None:
-        return
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        pgid = None
-    if pgid is not None and proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(grace)
-    # the group may hold more than the leader: make sure nothing of it survives
-    if pgid is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(grace)
 
 
 def _close_all() -> None:
@@ -385,7 +352,7 @@ class RunningHub:
             stderr=subprocess.STDOUT,
             env=self.env,
             cwd=self.tmp_dir,
-            preexec_fn=_pdeathsig,  # noqa: PLW1509 (only setsid + prctl, no locks taken)
+            preexec_fn=die_with_parent,  # noqa: PLW1509 (only setsid + prctl, no locks taken)
         )
 
     def _start_messagebus(self) -> None:
