@@ -223,9 +223,16 @@ def test_set_identity_refuses_a_key_that_cannot_travel_in_the_url(identity: Path
 
 @pytest.mark.oracle
 def test_identity_written_by_us_loads_in_the_reference_client(identity: Path) -> None:
-    python = ROOT / ".venvs" / "ref-1.2" / "bin" / "python"
-    if not python.exists():
-        pytest.skip("reference client env missing: python3 scripts/oracles.py ensure ref-1.2")
+    python = (
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "oracles.py"), "ensure", "ref-1.2"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert (
         run(
             "set-identity",
