@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from worker import oracle_python  # noqa: E402
 
 from hivemind_client import Message  # noqa: E402
 from hivemind_client.client import HiveMessageBusClient  # noqa: E402
@@ -81,12 +84,7 @@ def ours(port: int, key: str, connects: int, roundtrips: int) -> dict[str, list[
 
 
 def reference(port: int, key: str, connects: int, roundtrips: int) -> dict[str, list[float]]:
-    python = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "oracles.py"), "ensure", "ref-0.7"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    python = oracle_python("ref-0.7")
     out = subprocess.run(
         [
             python,

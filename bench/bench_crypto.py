@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import timeit
@@ -27,6 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PYTHON = ROOT / ".venvs" / "ref-0.7" / "bin" / "python"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from worker import LineWorker  # noqa: E402
 
 from hivemind_client.crypto import (  # noqa: E402
     CIPHERS,
@@ -82,32 +84,17 @@ REFERENCE_WORKER = textwrap.dedent(
 )
 
 
-class Reference:
+class Reference(LineWorker):
     """The reference's timing loop in a long-lived subprocess of the oracle interpreter."""
 
     def __init__(self) -> None:
         if not REFERENCE_PYTHON.exists():
             raise SystemExit(f"reference interpreter missing: {REFERENCE_PYTHON}")
-        self._process = subprocess.Popen(
-            [str(REFERENCE_PYTHON), "-c", REFERENCE_WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        super().__init__([str(REFERENCE_PYTHON), "-c", REFERENCE_WORKER])
 
     def time(self, case: dict[str, object]) -> float:
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps(case) + "\n")
-        self._process.stdin.flush()
-        line = self._process.stdout.readline()
-        if not line:
-            raise SystemExit("the reference worker stopped")
-        return float(json.loads(line))
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        self._process.wait(timeout=60)
+        """Seconds per round trip of one repeat of ``case``."""
+        return float(self.call(case))
 
 
 def our_runner(cipher: str, encoding: str | None) -> Callable[[], None]:

@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE))
 
 from cases import BINARY_METADATA, BINARY_PAYLOAD, BUS_MESSAGE, BUS_METADATA, BUS_SIZE  # noqa: E402
 from timing import best_time  # noqa: E402
+from worker import oracle_python  # noqa: E402
 
 from hivemind_client import (  # noqa: E402
     BinaryPayloadType,
@@ -30,12 +31,7 @@ from hivemind_client import (  # noqa: E402
 
 
 def reference_timings() -> dict[str, object]:
-    python = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "oracles.py"), "ensure", "ref-0.7"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    python = oracle_python("ref-0.7")
     out = subprocess.run(
         [python, str(HERE / "reference_frames.py")], check=True, capture_output=True, text=True
     )

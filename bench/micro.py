@@ -1,0 +1,242 @@
+"""Codec and crypto per message size, ours vs the reference 0.7.0a2 vs the physical floor.
+
+    .venv/bin/python bench/micro.py [--quick]
+
+Each case runs three ways, taking turns repeat by repeat (best of N): our library, the
+reference in its own venv (reference_micro.py, a long-lived worker), and the floor, the bare
+primitive the case cannot avoid, with the same libraries we use:
+
+- BUS encode/decode: the stdlib JSON encoder (prebuilt, UTF-8 kept) / ``json.loads`` of the
+  payload;
+- BINARY encode/decode: one copy of the payload (join with a header / slice it out);
+- JSON seal/open: the AEAD alone plus base64 (``binascii``) of its output, the two steps the
+  envelope needs (JSON-B64, the encoding our client negotiates);
+- binary seal/open: the AEAD alone (AES-GCM: OpenSSL via ``cryptography``; ChaCha20-Poly1305:
+  libsodium via PyNaCl).
+
+The physical rows time each primitive alone: both AEADs, zlib, stdlib base64, websocket-client's
+frame build+mask, and one websocket round trip on loopback (websocket-client to a ``websockets``
+echo server in another process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import binascii
+import json
+import os
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import websocket  # noqa: E402
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+from nacl import bindings as sodium  # noqa: E402
+from sizes import (  # noqa: E402
+    BINARY_METADATA,
+    CIPHERS,
+    ENCODING,
+    KEY,
+    SIZES,
+    SMALL_SIZES,
+    blob,
+    bus_payload,
+    label,
+    message_text,
+)
+from table import Row, render  # noqa: E402
+from timing import Repeater, alternate  # noqa: E402
+from worker import LineWorker, oracle_python  # noqa: E402
+from wsecho import EchoServer  # noqa: E402
+
+from hivemind_client import (  # noqa: E402
+    BinaryPayloadType,
+    HiveMessage,
+    Message,
+    decode_binary,
+    encode_binary,
+)
+from hivemind_client.crypto import open_binary, open_json, seal_binary, seal_json  # noqa: E402
+
+CODEC_OPS = ("bus_encode", "bus_decode", "bin_encode", "bin_decode")
+CRYPTO_OPS = ("json_seal", "json_open", "bin_seal", "bin_open")
+NAMES = {
+    "bus_encode": "BUS encode (message -> frame)",
+    "bus_decode": "BUS decode (frame -> validated message)",
+    "bin_encode": "BINARY encode",
+    "bin_decode": "BINARY decode",
+    "json_seal": "JSON seal (text -> envelope)",
+    "json_open": "JSON open",
+    "bin_seal": "binary seal",
+    "bin_open": "binary open",
+}
+
+
+def ours_case(op: str, size: int, cipher: str) -> Callable[[], object]:
+    """Our library's call for one case (the same inputs as reference_micro.case)."""
+    if op.startswith("bus_"):
+        raw = bus_payload(size)
+        message = HiveMessage("bus", Message(raw["type"], raw["data"], raw["context"]))  # type: ignore[arg-type]
+        frame = encode_binary(message, compress=False)
+        if op == "bus_encode":
+            return lambda: encode_binary(message, compress=False)
+        return lambda: decode_binary(frame)
+    if op in ("bin_encode", "bin_decode"):
+        binary = HiveMessage(
+            "bin", blob(size), bin_type=BinaryPayloadType.RAW_AUDIO, metadata=BINARY_METADATA
+        )
+        frame = encode_binary(binary, compress=False)
+        if op == "bin_encode":
+            return lambda: encode_binary(binary, compress=False)
+        return lambda: decode_binary(frame)
+    if op.startswith("json_"):
+        text = message_text(size)
+        envelope = seal_json(text, KEY, cipher=cipher, encoding=ENCODING)
+        if op == "json_seal":
+            return lambda: seal_json(text, KEY, cipher=cipher, encoding=ENCODING)
+        return lambda: open_json(envelope, KEY, cipher=cipher, encoding=ENCODING)
+    data = blob(size)
+    sealed = seal_binary(data, KEY, cipher=cipher)
+    if op == "bin_seal":
+        return lambda: seal_binary(data, KEY, cipher=cipher)
+    return lambda: open_binary(sealed, KEY, cipher=cipher)
+
+
+def aead(cipher: str) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
+    """Bare encrypt/decrypt with a fixed nonce, through the libraries our crypto uses."""
+    if cipher == "AES-GCM":
+        engine, nonce = AESGCM(KEY), bytes(16)
+        return (
+            lambda data: engine.encrypt(nonce, data, None),
+            lambda data: engine.decrypt(nonce, data, None),
+        )
+    nonce = bytes(12)
+    return (
+        lambda data: sodium.crypto_aead_chacha20poly1305_ietf_encrypt(data, None, nonce, KEY),
+        lambda data: sodium.crypto_aead_chacha20poly1305_ietf_decrypt(data, None, nonce, KEY),
+    )
+
+
+def floor_case(op: str, size: int, cipher: str) -> Callable[[], object]:
+    """The bare primitive a case cannot avoid (see the module docstring)."""
+    if op.startswith("bus_"):
+        payload = bus_payload(size)
+        encode = json.JSONEncoder(ensure_ascii=False).encode  # prebuilt, as the library does
+        text = encode(payload).encode()
+        if op == "bus_encode":
+            return lambda: encode(payload).encode()
+        return lambda: json.loads(text)
+    if op in ("bin_encode", "bin_decode"):
+        data, header = blob(size), bytes(40)
+        frame = header + data
+        if op == "bin_encode":
+            return lambda: b"".join((header, data))
+        return lambda: frame[40:]
+    encrypt, decrypt = aead(cipher)
+    if op.startswith("json_"):
+        plain = message_text(size).encode()
+        b64 = binascii.b2a_base64(encrypt(plain), newline=False)
+        if op == "json_seal":
+            return lambda: binascii.b2a_base64(encrypt(plain), newline=False)
+        return lambda: decrypt(binascii.a2b_base64(b64))
+    data = blob(size)
+    sealed = encrypt(data)
+    return (lambda: encrypt(data)) if op == "bin_seal" else (lambda: decrypt(sealed))
+
+
+def physical_cases(size: int, ws: websocket.WebSocket) -> dict[str, Callable[[], object]]:
+    """The primitives on their own: AEAD, zlib, base64, websocket framing and round trip."""
+    data = blob(size)
+    text = message_text(size).encode()
+    deflated = zlib.compress(text)
+    cases: dict[str, Callable[[], object]] = {}
+    for cipher in CIPHERS:
+        encrypt, decrypt = aead(cipher)
+        cases[f"{cipher} encrypt+decrypt alone"] = lambda e=encrypt, d=decrypt: d(e(data))
+    cases["zlib compress (JSON text)"] = lambda: zlib.compress(text)
+    cases["zlib decompress (JSON text)"] = lambda: zlib.decompress(deflated)
+    b64 = binascii.b2a_base64(data, newline=False)
+    cases["base64 encode+decode (stdlib binascii)"] = lambda: (
+        binascii.b2a_base64(data, newline=False),
+        binascii.a2b_base64(b64),
+    )
+    cases["websocket frame build+mask (websocket-client)"] = lambda: websocket.ABNF.create_frame(
+        data, websocket.ABNF.OPCODE_BINARY
+    ).format()
+    cases["websocket round trip, loopback echo"] = lambda: _ws_round_trip(ws, data)
+    return cases
+
+
+def _ws_round_trip(ws: websocket.WebSocket, data: bytes) -> None:
+    ws.send_binary(data)
+    if len(ws.recv()) != len(data):
+        raise AssertionError("echo mismatch")
+
+
+def run(quick: bool, log: Callable[[str], None] = print) -> list[Row]:
+    """Every codec, crypto and physical row, the sides taking turns."""
+    repeats, target = (3, 0.01) if quick else (7, 0.05)
+    rows: list[Row] = []
+    with LineWorker([oracle_python("ref-0.7"), str(HERE / "reference_micro.py")]) as reference:
+        for op in CODEC_OPS + CRYPTO_OPS:
+            for cipher in CIPHERS if op in CRYPTO_OPS else ("-",):
+                section = "codec" if op in CODEC_OPS else f"crypto {cipher}"
+                for size in SIZES:
+                    request = {"op": op, "size": size, "cipher": cipher, "target": target}
+                    best = alternate(
+                        {
+                            "ref": lambda r=request: float(reference.call(r)),
+                            "ours": Repeater(ours_case(op, size, cipher), target),
+                            "floor": Repeater(floor_case(op, size, cipher), target),
+                        },
+                        repeats,
+                    )
+                    goal = (
+                        "ref5" if size in SMALL_SIZES else "floor2" if size == SIZES[-1] else None
+                    )
+                    rows.append(
+                        Row(
+                            section,
+                            f"{NAMES[op]}, {label(size)}",
+                            best["ours"],
+                            best["ref"],
+                            best["floor"],
+                            goal=goal,
+                        )
+                    )
+                    log(render(rows[-1:]).splitlines()[-1])
+    rows += physical(repeats, target)
+    return rows
+
+
+def physical(repeats: int, target: float) -> list[Row]:
+    """The physical rows: each primitive on its own, per size."""
+    rows = []
+    with EchoServer() as server:
+        ws = websocket.create_connection(server.url)
+        try:
+            for size in SIZES:
+                for name, function in physical_cases(size, ws).items():
+                    seconds = alternate({"floor": Repeater(function, target)}, repeats)["floor"]
+                    rows.append(Row("physical", f"{name}, {label(size)}", floor=seconds))
+        finally:
+            ws.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    args = parser.parse_args()
+    rows = run(args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(render(rows))
+    print(f"\n{os.cpu_count()} CPUs; best of {'3' if args.quick else '7'} alternating repeats")
+
+
+if __name__ == "__main__":
+    main()
