@@ -237,7 +237,8 @@ def _b32_decode(raw: bytes) -> bytes:
     if len(raw) % 8:
         raise _fail("JSON-B32", "length is not a multiple of 8")
     body = raw.rstrip(b"=")
-    data_in_last = _B32_BYTES_FOR_PADDING[len(raw) - len(body)]
+    padding = len(raw) - len(body)
+    data_in_last = _B32_BYTES_FOR_PADDING[padding] if padding < 8 else None
     if data_in_last is None:
         raise _fail("JSON-B32", "impossible amount of '=' padding")
     digits = body.translate(_B32_DECODE) + bytes(len(raw) - len(body))
@@ -611,6 +612,12 @@ def _b91_finish(out: list[bytes], bits: int, nbits: int, digits: bytes) -> bytes
         whole += 1
     elif bits >> (8 * whole):
         raise _fail("JSON-B91", "non-canonical final pair (unused bits set)")
+    elif len(digits) >= 2:
+        # the encoder writes a final pair only for more than 7 bits, or a value above 90
+        value = digits[-2] + 91 * digits[-1]
+        carried = (13 if (value & 8191) > 88 else 14) - rest  # bits it adds to whole bytes
+        if carried <= 7 and value <= 90:
+            raise _fail("JSON-B91", "non-canonical final pair (one character would do)")
     out.append(bits.to_bytes(whole, "little"))
     return b"".join(out)
 

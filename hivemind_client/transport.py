@@ -5,15 +5,36 @@ One reader thread owns the socket: it connects, feeds every websocket message to
 pings, writes what the session returns, and reconnects with capped exponential backoff and
 jitter after an established session drops. Events go to a callback on the reader thread (the
 client hands them to its dispatcher at once); sends from other threads take a lock.
+
+Hostile or broken peers (see ``tests/test_misbehaving_hub.py``):
+
+- ``max_message_size`` is checked against each frame's *announced* length, before its payload
+  is read (websocket-client would otherwise buffer the whole frame first), and against the
+  running total of a fragmented message; control frames over 125 bytes are refused too. The
+  socket is then closed with 1009 and the driver reports ``ConnectionFailed(PayloadTooLarge)``.
+- Writes (messages, pings, and the pongs websocket-client sends by itself) never fail on the
+  reader's 0.2 s poll timeout: a frame is written whole, or, after ``send_timeout`` seconds of
+  a peer that does not read, the connection is dropped (a half written frame cannot be taken
+  back) and ``send`` raises NotConnected, so the client queues the message for the next
+  connection. Socket errors in ``send`` become NotConnected as well; ``close`` does not wait
+  for a write stuck on such a peer.
+- A certificate pin is checked on the TLS socket before the websocket upgrade, which carries
+  the access key, is sent.
+- An exception the session should never raise is logged and reported as a
+  ``ConnectionFailed(connection-failed)``; the reader thread survives it.
+- A handshake that times out after the link was up once is retried with backoff (a hub that
+  restarts can be slow); a wrong password is not.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import logging
 import random
+import socket
 import ssl
 import threading
 import time
@@ -25,7 +46,13 @@ from urllib.parse import urlsplit
 import websocket
 
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
-from hivemind_client.errors import HandshakeFailed, HiveMindError, InvalidArgument, NotConnected
+from hivemind_client.errors import (
+    HandshakeFailed,
+    HiveMindError,
+    InvalidArgument,
+    NotConnected,
+    PayloadTooLarge,
+)
 from hivemind_client.events import ConnectionClosed, ConnectionFailed, Event, HandshakeCompleted
 from hivemind_client.message import HiveMessage
 from hivemind_client.session import ClientSession
@@ -35,6 +62,9 @@ __all__ = ["DEFAULT_PORT", "ReconnectPolicy", "Transport", "build_url"]
 LOG = logging.getLogger("hivemind_client.transport")
 DEFAULT_PORT = 5678
 _POLL_SECONDS = 0.2
+_MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
+_MAX_CONTROL_FRAME = 125  # RFC 6455 5.5
+_DATA_OPCODES = frozenset({websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY})
 
 
 def build_url(host: str, port: int | None, useragent: str, access_key: str) -> str:
@@ -94,6 +124,7 @@ class Transport:
         ping_interval: float = 20.0,
         reconnect: ReconnectPolicy | None = None,
         max_message_size: int = 64 * 1024 * 1024,
+        send_timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
@@ -105,6 +136,7 @@ class Transport:
         self._ping_interval = ping_interval
         self._reconnect = reconnect  # None: never reconnect
         self._max_message_size = max_message_size
+        self._send_timeout = send_timeout
         self._clock = clock
         self._rng = random.Random()
         self._lock = threading.RLock()
@@ -134,12 +166,22 @@ class Transport:
         return self._session
 
     def send(self, message: HiveMessage) -> None:
-        """Send now; raises NotConnected when no session is established."""
+        """Send now; raises NotConnected when no session is established or the link broke.
+
+        On NotConnected the message was not (completely) written: the caller may queue it.
+        """
         with self._lock:
-            if self._session is None or self._ws is None:
+            ws = self._ws
+            if self._session is None or ws is None:
                 raise NotConnected("not connected to the hub")
             self._session.send(message)
-            self._flush()
+            try:
+                self._flush()
+            except (websocket.WebSocketException, OSError) as exc:
+                _abort(ws)  # the reader thread sees the socket die and reconnects
+                raise NotConnected(
+                    f"the connection to the hub broke while sending: {exc}"
+                ) from None
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop reconnecting, close the socket, and wait for the reader thread."""
@@ -147,8 +189,12 @@ class Transport:
         with self._lock:
             ws = self._ws
         if ws is not None:
-            with contextlib.suppress(websocket.WebSocketException, OSError):
-                ws.close(timeout=1)
+            if ws.lock.acquire(timeout=1):  # a write stuck on a hub that does not read holds it
+                ws.lock.release()
+                with contextlib.suppress(websocket.WebSocketException, OSError):
+                    ws.close(timeout=1)
+            else:
+                _abort(ws)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -179,14 +225,19 @@ class Transport:
     def _one_connection(self) -> str:
         """One connection's life; returns 'established', 'retry' or 'stop'."""
         try:
+            pinned = self._pinned_socket() if self._pin is not None else None
             ws = websocket.create_connection(
                 self.url,
                 timeout=self._connect_timeout,
                 sslopt=self._sslopt,
                 enable_multithread=True,
                 skip_utf8_validation=False,
+                socket=pinned,
             )
-            self._check_pin(ws)
+            _bound_frames(ws, self._max_message_size)
+            # websocket-client answers pings itself, with the send that can stop mid-frame
+            pong = functools.partial(self._write, ws, opcode=websocket.ABNF.OPCODE_PONG)
+            setattr(ws, "pong", lambda payload=b"": pong(_as_bytes(payload)))  # noqa: B010
         except HiveMindError as error:
             self._emit(ConnectionFailed(error))
             return "stop"
@@ -204,6 +255,9 @@ class Transport:
         ws.settimeout(_POLL_SECONDS)
         established = False
         fatal = False
+        timed_out = False
+        refused: HiveMindError | None = None  # our own reason to end the connection
+        close_status = websocket.STATUS_NORMAL
         last_traffic = self._clock()
         try:
             while not self._stop.is_set():
@@ -217,8 +271,10 @@ class Transport:
                 deadline = session.next_timer()
                 if deadline is not None and now >= deadline:
                     session.handle_timer(now)
+                    timed_out = not session.ready
                 if session.ready and now - last_traffic >= self._ping_interval:
-                    ws.ping()
+                    with self._lock:
+                        self._write(ws, b"", websocket.ABNF.OPCODE_PING)
                     last_traffic = now
                 with self._lock:
                     self._flush()
@@ -233,25 +289,41 @@ class Transport:
                     break
         except _Closed as closed:
             session.connection_lost(closed.code, closed.reason, self._clock())
+        except _MessageTooLarge as exc:
+            LOG.warning("refusing a message from the hub: %s", exc)
+            refused, close_status = PayloadTooLarge(str(exc)), _MESSAGE_TOO_BIG
+            session.connection_lost(_MESSAGE_TOO_BIG, str(exc), self._clock())
         except (websocket.WebSocketException, OSError) as exc:
             session.connection_lost(None, str(exc), self._clock())
+        except Exception as exc:  # a bug below us must not kill the reader thread silently
+            LOG.exception("internal error while handling the hub's data")
+            refused = ConnectionFailedError(
+                f"internal error while handling the hub's data: {type(exc).__name__}: {exc}"
+            )
+            session.connection_lost(None, str(refused), self._clock())
         finally:
             with self._lock:
                 self._ws, self._session = None, None
             with contextlib.suppress(websocket.WebSocketException, OSError):
-                ws.close(timeout=1)
+                ws.close(status=close_status, timeout=1)
         if not fatal and not self._stop.is_set() and session.state.value != "closed":
             session.connection_lost(None, "connection closed", self._clock())
         events = session.events()
+        if refused is not None:  # our reason replaces the session's "connection lost" one
+            events = [ConnectionFailed(refused)] + [
+                e for e in events if not isinstance(e, ConnectionFailed)
+            ]
         for event in events:
             self._emit(event)
         if self._stop.is_set():
             self._emit(ConnectionClosed(1000, "closed by the client"))
             return "stop"
         failures = [e for e in events if isinstance(e, ConnectionFailed)]
-        if fatal or (failures and not self.established_once):
+        if (fatal or failures) and not self.established_once:
             return "stop"
-        if failures and isinstance(failures[0].error, HandshakeFailed):
+        if timed_out:
+            return "retry"  # a slow hub after a restart: try again (the link was up before)
+        if fatal or (failures and isinstance(failures[0].error, HandshakeFailed)):
             return "stop"  # wrong password after a reconnect: retrying cannot help
         return "established" if established else "retry"
 
@@ -284,9 +356,35 @@ class Transport:
             return
         for data in session.messages_to_send():
             if isinstance(data, bytes):
-                ws.send_binary(data)
+                self._write(ws, data, websocket.ABNF.OPCODE_BINARY)
             else:
-                ws.send(data)
+                self._write(ws, data.encode("utf-8"), websocket.ABNF.OPCODE_TEXT)
+
+    def _write(self, ws: websocket.WebSocket, payload: bytes, opcode: int) -> None:
+        """Write one whole frame, waiting up to ``send_timeout`` for a peer that reads slowly.
+
+        websocket-client's own ``send`` gives up at the socket timeout (our 0.2 s poll) in the
+        middle of a frame and loses the rest, which corrupts the stream. A frame we cannot
+        finish in time leaves the stream unusable: the error ends the connection.
+        """
+        frame = websocket.ABNF.create_frame(payload, opcode).format()
+        sock = ws.sock
+        if sock is None:
+            raise websocket.WebSocketConnectionClosedException("the socket is closed")
+        view = memoryview(frame)
+        deadline = self._clock() + self._send_timeout
+        with ws.lock:
+            while view:
+                try:
+                    sent = sock.send(view)
+                except (TimeoutError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError):
+                    if self._clock() >= deadline or self._stop.is_set():
+                        raise _SendTimeout(
+                            f"the hub read nothing for {self._send_timeout:g} s"
+                            f" ({len(frame) - len(view)} of {len(frame)} bytes of a frame sent)"
+                        ) from None
+                    continue
+                view = view[sent:]
 
     def _emit(self, event: Event) -> None:
         try:
@@ -294,20 +392,31 @@ class Transport:
         except Exception:  # a broken callback must not kill the reader thread
             LOG.exception("event callback failed for %s", type(event).__name__)
 
-    def _check_pin(self, ws: websocket.WebSocket) -> None:
-        if self._pin is None:
-            return
-        sock = getattr(ws, "sock", None)
-        der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
-        if der is None:
-            ws.close()
+    def _pinned_socket(self) -> ssl.SSLSocket:
+        """A TLS connection whose certificate matches the pin, checked before any byte of the
+        websocket upgrade (which carries the access key) is sent."""
+        parts = urlsplit(self.url)
+        if parts.scheme != "wss" or parts.hostname is None:
             raise ConnectionFailedError("a certificate pin needs a wss:// connection")
-        seen = hashlib.sha256(der).hexdigest()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False  # the pin replaces CA and name checks, on purpose
+        context.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection(
+            (parts.hostname, parts.port or DEFAULT_PORT), timeout=self._connect_timeout
+        )
+        try:
+            tls = context.wrap_socket(raw, server_hostname=parts.hostname)
+        except BaseException:
+            raw.close()
+            raise
+        der = tls.getpeercert(binary_form=True)
+        seen = hashlib.sha256(der).hexdigest() if der else "none"
         if seen != self._pin:
-            ws.close()
+            tls.close()
             raise ConnectionFailedError(
                 f"the hub's certificate does not match the pin (sha256 {seen})"
             )
+        return tls
 
 
 class _Closed(Exception):
@@ -315,6 +424,78 @@ class _Closed(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class _MessageTooLarge(websocket.WebSocketException):
+    """A frame (or fragmented message) announces more than ``max_message_size`` bytes."""
+
+
+class _SendTimeout(websocket.WebSocketException):
+    """A frame could not be written in time; part of it may be on the wire: the link is done.
+
+    Not a WebSocketTimeoutException, which the reader takes for "nothing arrived yet"."""
+
+
+class _BoundedFrameBuffer(websocket.frame_buffer):
+    """websocket-client's frame reader, refusing oversized frames before reading them.
+
+    The stock reader learns a frame's length from its header and then reads that many bytes
+    into memory, whatever they are. This one checks the length first (and the total of a
+    fragmented message), and stays refused afterwards, so closing the socket cannot start
+    reading the frame either.
+    """
+
+    def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
+        super().__init__(recv, skip_utf8_validation=False)
+        self.limit = limit
+        self.message_size = 0  # bytes of a fragmented data message received so far
+        self.refused: str | None = None
+
+    def recv_frame(self) -> websocket.ABNF:
+        if self.refused is not None:
+            raise _MessageTooLarge(self.refused)
+        frame = super().recv_frame()
+        if frame.opcode in _DATA_OPCODES or frame.opcode == websocket.ABNF.OPCODE_CONT:
+            self.message_size = 0 if frame.fin else self.message_size + len(frame.data)
+        return frame
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        header, length = self.header, self.length
+        if header is None or length is None:  # pragma: no cover - set by super()
+            return
+        opcode = header[4]
+        if opcode in _DATA_OPCODES or opcode == websocket.ABNF.OPCODE_CONT:
+            total = length + (self.message_size if opcode == websocket.ABNF.OPCODE_CONT else 0)
+            if total > self.limit:
+                self.refused = (
+                    f"a websocket message of {total} bytes exceeds the"
+                    f" {self.limit}-byte limit (max_message_size)"
+                )
+                raise _MessageTooLarge(self.refused)
+        elif length > _MAX_CONTROL_FRAME:
+            self.refused = f"a control frame of {length} bytes (at most 125 are allowed)"
+            raise websocket.WebSocketProtocolException(self.refused)
+
+
+def _bound_frames(ws: websocket.WebSocket, limit: int) -> None:
+    """Swap the connection's frame reader for a bounded one (nothing is buffered yet)."""
+    current = ws.frame_buffer
+    bounded = _BoundedFrameBuffer(current.recv, limit)
+    bounded.recv_buffer = current.recv_buffer
+    ws.frame_buffer = bounded
+
+
+def _as_bytes(payload: str | bytes) -> bytes:
+    return payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+
+
+def _abort(ws: websocket.WebSocket) -> None:
+    """Shut the socket down at once: the reader thread's next read fails and it moves on."""
+    sock = ws.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _ssl_options(
