@@ -172,6 +172,7 @@ class HiveMessageBusClient:
         handshake_timeout: float = 10.0,
         max_queue: int = 1000,
         max_waiters: int = 1000,
+        max_pending_handlers: int = 1000,
         reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
         ping_interval: float = 20.0,
         ciphers: Sequence[str] | None = None,
@@ -210,7 +211,13 @@ class HiveMessageBusClient:
         self._handlers_lock = threading.Lock()
         self._waiters: list[_Waiter] = []
         self._waiters_lock = threading.Lock()
-        self._dispatch: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        # Bounded: when handlers fall behind, the reader thread blocks on put, stops reading the
+        # socket, and TCP pushes back on the hub instead of memory growing without limit.
+        self._dispatch: queue.Queue[Callable[[], None] | None] = queue.Queue(
+            maxsize=max_pending_handlers
+        )
+        self._dispatch_stopping = False
+        self._flush_lock = threading.Lock()
         self._dispatcher: threading.Thread | None = None
         self._transport: Transport | None = None
         self._ready = threading.Event()
@@ -218,7 +225,9 @@ class HiveMessageBusClient:
         self._hello: HelloReceived | None = None
         self._closed = False
         self.session_id = str(uuid.uuid4())  # one per client, kept across reconnects
-        self.hive_map = HiveMapper(trust=identity.is_trusted if _has(identity, "is_trusted") else None)
+        self.hive_map = HiveMapper(
+            trust=identity.is_trusted if _has(identity, "is_trusted") else None
+        )
         self.router: SatelliteRouter | None = None
         # protocol v3: pins and PSKs live in the identity when there is one, else in memory for
         # as long as this client lives; so does the static key (a hub pins it per access key).
@@ -352,7 +361,9 @@ class HiveMessageBusClient:
         self._closed = True
         self._stop_transport()
         if self._dispatcher is not None:
-            self._dispatch.put(None)
+            self._dispatch_stopping = True  # seen after the job in hand if the queue is full
+            with contextlib.suppress(queue.Full):
+                self._dispatch.put(None, timeout=1)
             if self._dispatcher is not threading.current_thread():
                 self._dispatcher.join(5)
             self._dispatcher = None
@@ -419,18 +430,21 @@ class HiveMessageBusClient:
         )
 
     def _flush_queue(self) -> None:
-        transport = self._transport
-        while transport is not None:
-            with self._queue_lock:
-                if not self._queue:
+        """Send what waited for the link, in order. One flush at a time: the reader thread
+        (after a reconnect) and emit() may both try, and each must not resend the other's head."""
+        with self._flush_lock:
+            transport = self._transport
+            while transport is not None:
+                with self._queue_lock:
+                    if not self._queue:
+                        return
+                    message = self._queue[0]
+                try:
+                    transport.send(message)
+                except NotConnected:
                     return
-                message = self._queue[0]
-            try:
-                transport.send(message)
-            except NotConnected:
-                return
-            with self._queue_lock:
-                self._queue.popleft()
+                with self._queue_lock:
+                    self._queue.popleft()
 
     # -- sending ------------------------------------------------------------------------------
     def emit(
@@ -571,7 +585,7 @@ class HiveMessageBusClient:
     def _dispatch_loop(self) -> None:
         while True:
             job = self._dispatch.get()
-            if job is None:
+            if job is None or self._dispatch_stopping:
                 return
             try:
                 job()

@@ -703,13 +703,7 @@ class ClientSession:
             encoding if isinstance(encoding, str) else None,
             binarize,
         )
-        hello = {
-            "pubkey": self.config.public_key_pem,
-            "session": self._session_data(),
-            "site_id": self.config.site_id,
-        }
-        if hello["pubkey"] is None:
-            del hello["pubkey"]  # a v3 hub would pin "no key" for INTERCOM
+        hello = self._hello_payload()
         self.link = link
         self.protocol_version = PROTOCOL_VERSION
         self.handshake_kind = completed.handshake
@@ -802,13 +796,17 @@ class ClientSession:
         self.handshake_kind = kind
         self.state = SessionState.READY
         self._deadline = None
-        hello = {
-            "pubkey": self.config.public_key_pem,
-            "session": self._session_data(),
-            "site_id": self.config.site_id,
-        }
+        hello = self._hello_payload()
         self._outgoing.extend(self.link.outgoing(HiveMessage(HiveMessageType.HELLO, hello)))
         self._events.append(HandshakeCompleted(version, kind, str(cipher), str(encoding), binarize))
+
+    def _hello_payload(self) -> dict[str, Any]:
+        """Our HELLO: the public key only when we have one (null breaks the schema, and a v3 hub
+        would pin "no key" for INTERCOM)."""
+        hello: dict[str, Any] = {"session": self._session_data(), "site_id": self.config.site_id}
+        if self.config.public_key_pem is not None:
+            hello = {"pubkey": self.config.public_key_pem, **hello}
+        return hello
 
     def _session_data(self) -> dict[str, Any]:
         data = {"session_id": self.config.session_id, "site_id": self.config.site_id}
