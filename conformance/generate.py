@@ -24,7 +24,7 @@ _ORACLE = re.compile(r"^# oracle: ([\w.-]+)$", re.MULTILINE)
 def generators() -> dict[Path, str]:
     """Every generator script and the environment it runs in."""
     found = {}
-    for path in sorted((HERE / "generators").glob("*.py")):
+    for path in sorted((HERE / "generators").glob("[!_]*.py")):  # _*.py: shared helpers
         match = _ORACLE.search(path.read_text())
         if match is None:
             raise SystemExit(f"{path}: no '# oracle: NAME' line")

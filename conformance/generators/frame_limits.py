@@ -16,6 +16,7 @@ import sys
 import zlib
 from pathlib import Path
 
+from _vectorfile import write_vector_file
 from hivemind_bus_client.message import HiveMessageType
 from hivemind_bus_client.serialization import get_bitstring
 
@@ -54,16 +55,12 @@ def main() -> None:
                 "note": reference_outcome(text, compressed),
             }
         )
-    document = {
-        "format": "hivemind-conformance/1",
-        "suite": "frame",
-        "generator": "conformance/generators/frame_limits.py: encode-side limits of the frame format",
-        "vectors": vectors,
-    }
-    (out / "frame-limits.json").write_text(
-        json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    write_vector_file(
+        out / "frame-limits.json",
+        "frame",
+        "conformance/generators/frame_limits.py: encode-side limits of the frame format",
+        vectors,
     )
-    print(f"frame-limits.json: {len(vectors)} vectors")
 
 
 if __name__ == "__main__":

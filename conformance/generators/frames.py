@@ -31,6 +31,7 @@ import zlib
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+from _vectorfile import write_vector_file
 from hivemind_bus_client.message import (
     HiveMessage,
     HiveMessageType,
@@ -1225,13 +1226,7 @@ def invalid_vectors() -> list[dict]:
 
 
 def write(path: Path, suite: str, vectors: list[dict]) -> None:
-    ids = [v["id"] for v in vectors]
-    assert len(ids) == len(set(ids)), "duplicate vector ids"
-    doc = {"format": FORMAT, "suite": suite, "generator": _generator_text(), "vectors": vectors}
-    path.write_text(
-        json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
-    )
-    print(f"{path}: {len(vectors)} vectors, {path.stat().st_size} bytes")
+    write_vector_file(path, suite, _generator_text(), vectors)
 
 
 def main(argv: list[str]) -> int:

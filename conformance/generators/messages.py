@@ -20,6 +20,7 @@ from typing import Any
 
 import jsonschema
 import referencing
+from _vectorfile import write_vector_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "schema"
@@ -269,16 +270,12 @@ def main() -> None:
         ("nan-and-garbage", '{"msg_type": "bus"} trailing'),
     ]:
         vectors.append({"id": f"invalid-{name}", "text": text, "error": "invalid-json"})
-    document = {
-        "format": "hivemind-conformance/1",
-        "suite": "message-json",
-        "generator": "conformance/generators/messages.py: envelopes checked against schema/hive_message.schema.json with jsonschema",
-        "vectors": vectors,
-    }
-    (out / "message-json.json").write_text(
-        json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    write_vector_file(
+        out / "message-json.json",
+        "message-json",
+        "conformance/generators/messages.py: envelopes checked against schema/hive_message.schema.json with jsonschema",
+        vectors,
     )
-    print(f"message-json.json: {len(vectors)} vectors")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from _vectorfile import write_vector_file
+
 # This file is named noise.py: keep its directory from shadowing the noiseprotocol package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
@@ -616,13 +618,7 @@ def write(path: Path, vectors: list[dict[str, Any]]) -> None:
         f"{package} {importlib_metadata.version(package)}"
         for package in ("noiseprotocol", "argon2-cffi")
     )
-    document = {
-        "format": FORMAT,
-        "suite": "noise",
-        "generator": f"conformance/generators/noise.py with {versions}",
-        "vectors": vectors,
-    }
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_vector_file(path, "noise", f"conformance/generators/noise.py with {versions}", vectors)
 
 
 def main(argv: list[str]) -> int:

@@ -52,6 +52,7 @@ import Cryptodome.Cipher.ChaCha20_Poly1305 as chacha_module
 import Cryptodome.Random as random_module
 import poorman_handshake.asymmetric as asymmetric_module
 import poorman_handshake.symmetric.utils as symmetric_utils
+from _vectorfile import write_vector_file
 from Cryptodome.PublicKey import RSA
 from hivemind_bus_client import encryption as enc
 from poorman_handshake import HandShake, PasswordHandShake
@@ -1009,13 +1010,7 @@ def rsa_handshake_vectors(
 
 
 def write(path: Path, suite: str, vectors: list[dict[str, Any]]) -> None:
-    ids = [v["id"] for v in vectors]
-    assert len(ids) == len(set(ids)), "duplicate vector ids"
-    doc = {"format": FORMAT, "suite": suite, "generator": _generator_text(), "vectors": vectors}
-    path.write_text(
-        json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
-    )
-    print(f"{path}: {len(vectors)} vectors, {path.stat().st_size} bytes")
+    write_vector_file(path, suite, _generator_text(), vectors)
 
 
 def main(argv: list[str]) -> int:
