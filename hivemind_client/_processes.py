@@ -6,6 +6,7 @@ project's interpreter (see tests/e2e/hubs.py) without importing the rest of hive
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import os
@@ -13,8 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+from typing import Protocol
 
-__all__ = ["die_with_parent", "free_port", "kill_group", "port_open"]
+__all__ = ["CloseAtExit", "die_with_parent", "free_port", "kill_group", "port_open"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -69,3 +72,34 @@ def kill_group(
             os.killpg(group, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(grace)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class CloseAtExit:
+    """Objects whose ``close()`` runs at interpreter exit if their owner never called it."""
+
+    def __init__(self) -> None:
+        self._live: set[_Closable] = set()
+        self._lock = threading.Lock()
+        atexit.register(self.close_all)
+
+    def add(self, item: _Closable) -> None:
+        """Close ``item`` at exit unless it is discarded first."""
+        with self._lock:
+            self._live.add(item)
+
+    def discard(self, item: _Closable) -> None:
+        """``item`` closed itself."""
+        with self._lock:
+            self._live.discard(item)
+
+    def close_all(self) -> None:
+        """Close everything still registered (errors are ignored: this runs at exit)."""
+        with self._lock:
+            items = list(self._live)
+        for item in items:
+            with contextlib.suppress(Exception):
+                item.close()

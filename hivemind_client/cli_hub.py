@@ -22,7 +22,6 @@ data files.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import hashlib
 import json
@@ -31,14 +30,19 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import venv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from hivemind_client._processes import die_with_parent, free_port, kill_group, port_open
+from hivemind_client._processes import (
+    CloseAtExit,
+    die_with_parent,
+    free_port,
+    kill_group,
+    port_open,
+)
 from hivemind_client.cli_support import CliError
 
 __all__ = [
@@ -273,19 +277,9 @@ def _pip(argv: list[str], log: IO[str], log_path: Path, on_line: Callable[[str],
 
 
 # -- running it ------------------------------------------------------------------------------
-_LIVE: set[LocalHub] = set()
-_LIVE_LOCK = threading.Lock()
 
 
-def _close_all() -> None:
-    with _LIVE_LOCK:
-        hubs = list(_LIVE)
-    for hub in hubs:
-        with contextlib.suppress(Exception):
-            hub.close()
-
-
-atexit.register(_close_all)
+_LIVE = CloseAtExit()  # hubs the caller forgot to close still stop at exit
 
 
 class LocalHub:
@@ -318,8 +312,7 @@ class LocalHub:
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._log_files: list[IO[bytes]] = []
         self._closed = False
-        with _LIVE_LOCK:
-            _LIVE.add(self)
+        _LIVE.add(self)
 
     @property
     def url(self) -> str:
@@ -525,7 +518,6 @@ class LocalHub:
             for log in self._log_files:
                 with contextlib.suppress(OSError):
                     log.close()
-            with _LIVE_LOCK:
-                _LIVE.discard(self)
+            _LIVE.discard(self)
             if not self.keep_logs:
                 shutil.rmtree(self.work, ignore_errors=True)

@@ -25,7 +25,6 @@ kills whole process groups (SIGTERM, then SIGKILL). Servers bind 127.0.0.1 only.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import importlib.util
 import json
@@ -36,7 +35,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -58,9 +56,6 @@ DEFAULT_ALLOWED = ("recognizer_loop:utterance", "ovos.utterance.handle")
 #: ``min_password_bits`` = 40 bits; "password", "test", "secret123", "Password1!" are refused) and
 #: checks again at handshake time. Any 4-5 random words or 32 hex characters pass.
 DEFAULT_PASSWORD = "Ecru-Tapir-93-Quill-Marzipan"
-
-_LIVE: set[RunningHub] = set()
-_LIVE_LOCK = threading.Lock()
 
 
 class HubError(RuntimeError):
@@ -85,6 +80,7 @@ free_port = _processes.free_port
 port_open = _processes.port_open
 kill_group = _processes.kill_group
 die_with_parent = _processes.die_with_parent
+CloseAtExit = _processes.CloseAtExit
 
 
 def wait_port(
@@ -117,15 +113,7 @@ def _tail(log: Path | None, n: int = 40) -> str:
     return f"\n--- last lines of {log} ---\n" + "\n".join(lines)
 
 
-def _close_all() -> None:
-    with _LIVE_LOCK:
-        hubs = list(_LIVE)
-    for hub in hubs:
-        with contextlib.suppress(Exception):
-            hub.close()
-
-
-atexit.register(_close_all)
+_LIVE = CloseAtExit()  # hubs the caller forgot to close still stop at exit
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,8 +287,7 @@ class RunningHub:
         """Create the env dirs, start messagebus (+ echo helper), write mycroft.conf and server.json."""
         if self._prepared:
             return
-        with _LIVE_LOCK:
-            _LIVE.add(self)
+        _LIVE.add(self)
         self._ensure_venv()
         for d in (
             self.home,
@@ -662,8 +649,7 @@ class RunningHub:
             for f in self._log_files:
                 with contextlib.suppress(OSError):
                     f.close()
-            with _LIVE_LOCK:
-                _LIVE.discard(self)
+            _LIVE.discard(self)
             if self._own_tmp and not self.keep_tmp:
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
