@@ -545,11 +545,15 @@ class HiveMessageBusClient:
                 LOG.info("dropped %s from the hub: %s", message.msg_type.value, action.reason)
         self._call_handlers("message", message)
 
-    def _call_handlers(self, name: str, argument: Any) -> None:
-        """Run the handlers registered for ``name`` now (we are on the dispatcher thread)."""
+    def _handlers_for(self, name: str) -> list[Handler]:
         with self._handlers_lock:
-            handlers = list(self._handlers.get(name, ()))
-        for handler in handlers:
+            return list(self._handlers.get(name, ()))
+
+    def _call_handlers(
+        self, name: str, argument: Any, handlers: list[Handler] | None = None
+    ) -> None:
+        """Run the handlers for ``name`` now (on the dispatcher thread); one failing does not stop the rest."""
+        for handler in self._handlers_for(name) if handlers is None else handlers:
             try:
                 handler(argument)
             except Exception:
@@ -569,10 +573,10 @@ class HiveMessageBusClient:
             self.bin_callbacks.handle_unknown(message)
 
     def _dispatch_event(self, name: str, argument: Any) -> None:
-        with self._handlers_lock:
-            handlers = list(self._handlers.get(name, ()))
-        for handler in handlers:
-            self._dispatch.put(lambda h=handler: h(argument))  # type: ignore[misc]
+        """Hand the handlers registered for ``name`` now to the dispatcher thread."""
+        handlers = self._handlers_for(name)
+        if handlers:
+            self._dispatch.put(lambda: self._call_handlers(name, argument, handlers))
 
     def _start_dispatcher(self) -> None:
         if self._dispatcher is not None:
