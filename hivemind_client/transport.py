@@ -33,9 +33,11 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import random
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +59,12 @@ from hivemind_client.events import ConnectionClosed, ConnectionFailed, Event, Ha
 from hivemind_client.message import HiveMessage
 from hivemind_client.session import ClientSession
 
+_apply_mask: Callable[[bytes, bytes], bytes] | None
+try:
+    from websockets.speedups import apply_mask as _apply_mask
+except ImportError:  # pragma: no cover - websockets without its C extension
+    _apply_mask = None
+
 __all__ = ["DEFAULT_PORT", "ReconnectPolicy", "Transport", "build_url"]
 
 LOG = logging.getLogger("hivemind_client.transport")
@@ -65,6 +73,7 @@ _POLL_SECONDS = 0.2
 _MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
 _MAX_CONTROL_FRAME = 125  # RFC 6455 5.5
 _DATA_OPCODES = frozenset({websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY})
+_OPCODES = frozenset(websocket.ABNF.OPCODES)
 
 
 def build_url(host: str, port: int | None, useragent: str, access_key: str) -> str:
@@ -367,7 +376,7 @@ class Transport:
         middle of a frame and loses the rest, which corrupts the stream. A frame we cannot
         finish in time leaves the stream unusable: the error ends the connection.
         """
-        frame = websocket.ABNF.create_frame(payload, opcode).format()
+        frame = _build_frame(payload, opcode)
         sock = ws.sock
         if sock is None:
             raise websocket.WebSocketConnectionClosedException("the socket is closed")
@@ -484,6 +493,48 @@ def _bound_frames(ws: websocket.WebSocket, limit: int) -> None:
     bounded = _BoundedFrameBuffer(current.recv, limit)
     bounded.recv_buffer = current.recv_buffer
     ws.frame_buffer = bounded
+
+
+def _client_frame(payload: bytes, opcode: int, mask_key: bytes) -> bytes:
+    """One whole client frame (RFC 6455 5.2): FIN set, no RSV bits, masked with ``mask_key``.
+
+    Needs ``websockets.speedups`` (C masking). ValueError for an unknown opcode, a control
+    frame over 125 bytes (5.5) or a mask key that is not 4 bytes.
+    """
+    if _apply_mask is None:
+        raise RuntimeError("websockets.speedups is not installed")
+    if opcode not in _OPCODES:
+        raise ValueError(f"unknown websocket opcode {opcode:#x}")
+    if len(mask_key) != 4:
+        raise ValueError("a websocket mask key is 4 bytes")
+    length = len(payload)
+    first = 0x80 | opcode
+    if length <= _MAX_CONTROL_FRAME:
+        header = struct.pack("!BB", first, 0x80 | length)
+    elif opcode & 0x08:
+        raise ValueError(f"a control frame of {length} bytes (at most 125 are allowed)")
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", first, 0x80 | 126, length)
+    elif length < 1 << 63:
+        header = struct.pack("!BBQ", first, 0x80 | 127, length)
+    else:  # pragma: no cover - cannot be allocated
+        raise ValueError("a websocket frame is shorter than 2**63 bytes")
+    return b"".join((header, mask_key, _apply_mask(payload, mask_key)))
+
+
+def _masked_frame(payload: bytes, opcode: int) -> bytes:
+    """:func:`_client_frame` with a fresh random mask key."""
+    return _client_frame(payload, opcode, os.urandom(4))
+
+
+def _abnf_frame(payload: bytes, opcode: int) -> bytes:
+    """websocket-client's frame builder: the fallback, masking in pure Python (slow)."""
+    frame: bytes = websocket.ABNF.create_frame(payload, opcode).format()
+    return frame
+
+
+# How ``Transport._write`` builds a frame: C masking when websockets.speedups is importable.
+_build_frame: Callable[[bytes, int], bytes] = _abnf_frame if _apply_mask is None else _masked_frame
 
 
 def _as_bytes(payload: str | bytes) -> bytes:
