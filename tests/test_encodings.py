@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -371,3 +372,30 @@ def test_internal_window_sizes_stay_consistent() -> None:
     # silently outgrow them
     assert encodings._B91_WINDOW_BITS // 13 // 8 < encodings._B91_MAX_BLOCKS
     assert encodings._B91_WINDOW_PAIRS // 8 <= encodings._B91_MAX_BLOCKS
+
+
+B64_ANY = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=\n "
+
+
+@pytest.mark.parametrize(
+    ("encoding", "model"),
+    [("JSON-B64", base64.b64encode), ("JSON-URLSAFE-B64", base64.urlsafe_b64encode)],
+)
+@given(text=st.text(alphabet=B64_ANY, max_size=24))
+@example(text="QUJD====")
+@example(text="QUJDRA==QQ==")
+@example(text="Q-==")
+@example(text="+/+/")
+def test_base64_decodes_exactly_the_canonical_spelling(
+    encoding: str, model: Any, text: str
+) -> None:
+    # both alphabets, padding and whitespace mixed: accepted iff the stdlib model writes it
+    try:
+        lenient = base64.b64decode(text.replace("-", "+").replace("_", "/") + "==")
+    except ValueError:
+        lenient = None
+    if lenient is not None and model(lenient).decode() == text:
+        assert decode_text(text, encoding) == lenient
+    else:
+        with pytest.raises(InvalidEncoding):
+            decode_text(text, encoding)
