@@ -446,3 +446,58 @@ def test_names() -> None:
     assert nonce_size(Cipher.CHACHA20_POLY1305) == 12
     assert crypto.DEFAULT_CIPHER == "AES-GCM"
     assert crypto.DEFAULT_ENCODING == "JSON-HEX"
+
+
+def _outcome(envelope: str | dict[str, Any], key: bytes, encoding: str) -> object:
+    try:
+        return open_json(envelope, key, encoding=encoding)
+    except (InvalidEncoding, InvalidJSON, InvalidPayload, AuthenticationFailed) as exc:
+        return type(exc)
+
+
+EDITS = st.sampled_from(['"', "\\", "\\u0041", "\x00", "\x1f", "\x7f", " ", "}", ",", "é", "=", "A"])
+
+
+@pytest.mark.parametrize("encoding", ["JSON-B64", "JSON-HEX", "JSON-Z85B"])
+@given(
+    plaintext=st.text(max_size=60),
+    edits=st.lists(st.tuples(st.integers(0), st.integers(0, 2), EDITS), max_size=3),
+)
+def test_envelope_text_reads_as_its_json_does(
+    encoding: str, plaintext: str, edits: list[tuple[int, int, str]]
+) -> None:
+    # open_json reads the layout seal_json writes without a JSON pass; any text must still
+    # give exactly what reading it as JSON first gives (the value, or the error class)
+    key = bytes(range(32))
+    text = seal_json(plaintext, key, encoding=encoding)
+    for position, action, edit in edits:
+        at = position % (len(text) + 1)
+        if action == 0:
+            text = text[:at] + edit + text[at:]
+        elif action == 1:
+            text = text[:at] + edit + text[at + 1 :]
+        else:
+            text = text[:at] + text[at + 1 :]
+    try:
+        parsed: object = json.loads(text)
+    except ValueError:
+        parsed = InvalidJSON
+    expected = _outcome(parsed, key, encoding) if isinstance(parsed, dict) else parsed
+    if not isinstance(parsed, dict) and parsed is not InvalidJSON:
+        expected = InvalidPayload
+    assert _outcome(text, key, encoding) == expected
+    if not edits:
+        assert expected == plaintext
+
+
+def test_envelope_with_tag_appended_and_escapes_reads_as_json() -> None:
+    key = bytes(range(32))
+    text = seal_json("hello", key, encoding="JSON-B64")
+    fields = json.loads(text)
+    escaped = text.replace('"tag"', '"t\\u0061g"')
+    assert open_json(escaped, key, encoding="JSON-B64") == "hello"
+    # a nonce field cut short at the closing quote is not read as empty
+    cut = text[: text.index('"nonce": "') + len('"nonce": "')] + "}"
+    with pytest.raises(InvalidJSON):
+        open_json(cut, key, encoding="JSON-B64")
+    assert open_json(fields, key, encoding="JSON-B64") == "hello"
