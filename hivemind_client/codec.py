@@ -8,7 +8,6 @@ Everything decoded is validated against ``schema/hive_message.schema.json``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hivemind_client.errors import InvalidArgument
@@ -17,6 +16,7 @@ from hivemind_client.message import (
     WRAPPER_TYPES,
     HiveMessage,
     encode_utf8_json,
+    json_encoder,
     parse_json_object,
 )
 from hivemind_client.message_types import HiveMessageType
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 _BUS_TYPES = frozenset({HiveMessageType.BUS, HiveMessageType.SHARED_BUS})
-_encode_ascii_json = json.JSONEncoder().encode
+_encode_ascii_json = json_encoder(ensure_ascii=True)
 
 
 def _metadata_bytes(metadata: dict[str, Any]) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hivemind_client._generated import hivemind_frame_reader as _reader
 from hivemind_client.errors import (
@@ -78,6 +79,10 @@ class Frame:
 
 def type_code(msg_type: HiveMessageType | str) -> int:
     """The 5-bit wire code of a message type; INTERCOM has none and travels as text."""
+    if isinstance(msg_type, str):  # members and their wire strings hash alike
+        code = _CODE_OF_TYPE.get(msg_type)  # type: ignore[arg-type]
+        if code is not None:
+            return code
     try:
         return _CODE_OF_TYPE[HiveMessageType(msg_type)]
     except (KeyError, ValueError):
@@ -169,6 +174,11 @@ def encode_frame(
 def _encode_auto(
     code: int, metadata: bytes, payload: bytes, versioned: bool, bin_type: int
 ) -> bytes:
+    if code == _BINARY_CODE:
+        # only the metadata can shrink: decide on its length, and assemble the frame once
+        plain_fits = len(metadata) <= MAX_METADATA_SIZE
+        compressed = not plain_fits or len(_deflate_metadata(metadata)) < len(metadata)
+        return _assemble(code, metadata, payload, compressed, versioned, bin_type)
     try:
         plain = _assemble(code, metadata, payload, False, versioned, bin_type)
     except MetadataTooLarge:
@@ -180,12 +190,24 @@ def _encode_auto(
     return plain if len(plain) <= len(packed) else packed
 
 
+@lru_cache(maxsize=64)
+def _deflate_cached(metadata: bytes) -> bytes:
+    return zlib.compress(metadata)
+
+
+def _deflate_metadata(metadata: bytes) -> bytes:
+    """zlib of BINARY metadata, remembered for small ones (a stream repeats the same few)."""
+    if len(metadata) <= 1024:
+        return _deflate_cached(bytes(metadata))
+    return zlib.compress(metadata)
+
+
 def _assemble(
     code: int, metadata: bytes, payload: bytes, compressed: bool, versioned: bool, bin_type: int
 ) -> bytes:
     binary = code == _BINARY_CODE
     if compressed:
-        metadata = zlib.compress(metadata)
+        metadata = _deflate_metadata(metadata) if binary else zlib.compress(metadata)
         if not binary:
             payload = zlib.compress(payload)
     size = len(metadata)

@@ -53,7 +53,6 @@ ours keeps our site id.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ from hivemind_client.errors import AuthenticationFailed, HiveMindError, InvalidA
 from hivemind_client.hivemap import DEFAULT_FLOOD_CACHE_SIZE, FloodCache, HiveMapper, display_peer
 from hivemind_client.identity import NodeIdentity, normalize_public_key
 from hivemind_client.intercom import open_intercom
-from hivemind_client.message import HiveMessage, Message
+from hivemind_client.message import HiveMessage, Message, json_tree_copy
 from hivemind_client.message_types import HiveMessageType
 
 __all__ = [
@@ -435,7 +434,7 @@ class SatelliteRouter:
             bus = Message.deserialize(raw)
         except HiveMindError as exc:
             return [Drop(f"BUS payload is not a bus message: {exc.code}")]
-        context = copy.deepcopy(bus.context)
+        context = json_tree_copy(bus.context)  # bus came from the wire: a JSON tree
         context.pop(VERIFIED_SOURCE_KEY, None)
         if verified_source is not None:
             context[VERIFIED_SOURCE_KEY] = verified_source
@@ -449,7 +448,7 @@ class SatelliteRouter:
             and session.get("session_id") == self._session_id
         ):
             context["session"] = dict(session, site_id=self._site_id)
-        return [DeliverToBus(Message(bus.msg_type, copy.deepcopy(bus.data), context))]
+        return [DeliverToBus(Message(bus.msg_type, json_tree_copy(bus.data), context))]
 
     def _verified_signer(self, envelope: Mapping[str, Any]) -> str | None:
         """The first known trusted key the envelope's signature verifies with, or None."""
