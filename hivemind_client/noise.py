@@ -3,7 +3,7 @@
 Our own implementation of the state machines of https://noiseprotocol.org/noise.html, limited
 to what HiveMind protocol v3 needs and what the published test vectors exercise:
 
-- DH ``25519`` (X25519 through libsodium), ciphers ``ChaChaPoly`` (IETF ChaCha20-Poly1305,
+- DH ``25519`` (X25519 through libsodium), ciphers (OpenSSL) ``ChaChaPoly`` (IETF ChaCha20-Poly1305,
   nonce = 4 zero bytes || 64-bit little-endian counter) and ``AESGCM`` (AES-256-GCM,
   nonce = 4 zero bytes || 64-bit big-endian counter), hash ``SHA256`` with the spec's HMAC/HKDF.
 - Base patterns ``NN``, ``KK`` and ``XX`` with any ``pskN`` modifiers (``XXpsk2`` and
@@ -24,12 +24,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import NamedTuple
 
 import nacl.bindings
 import nacl.exceptions
 import nacl.utils
-from Crypto.Cipher import AES
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _CryptographyAESGCM
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305 as _CryptographyChaCha
 
 from hivemind_client.errors import (
     AuthenticationFailed,
@@ -141,7 +144,34 @@ class CipherFunctions:
         return self.encrypt(key, MAX_NONCE, b"", bytes(32))[:32]
 
 
-class ChaChaPoly(CipherFunctions):
+class _OpenSslAead(CipherFunctions):
+    """A Noise cipher on OpenSSL through the ``cryptography`` package, one AEAD object per key.
+
+    About a quarter of libsodium's cost through PyNaCl for small messages, and every CPU gets
+    the same code path (OpenSSL picks AES-NI or its constant-time software AES itself).
+    """
+
+    def encrypt(self, key: bytes, counter: int, ad: bytes, plaintext: bytes) -> bytes:
+        """Ciphertext || tag."""
+        return _aead(self.name, bytes(key)).encrypt(self.nonce(counter), plaintext, ad)
+
+    def decrypt(self, key: bytes, counter: int, ad: bytes, ciphertext: bytes) -> bytes:
+        """Plaintext; AuthenticationFailed on a bad tag."""
+        if len(ciphertext) < TAG_LENGTH:
+            raise AuthenticationFailed(f"{self.name} ciphertext shorter than its tag")
+        aead = _aead(self.name, bytes(key))
+        try:
+            return aead.decrypt(self.nonce(counter), ciphertext, ad)
+        except InvalidTag:
+            raise AuthenticationFailed(f"{self.name} tag does not verify") from None
+
+
+@lru_cache(maxsize=64)
+def _aead(name: str, key: bytes) -> _CryptographyAESGCM | _CryptographyChaCha:
+    return _CryptographyAESGCM(key) if name == "AESGCM" else _CryptographyChaCha(key)
+
+
+class ChaChaPoly(_OpenSslAead):
     """ChaCha20-Poly1305 (RFC 8439) with a little-endian counter nonce."""
 
     name = "ChaChaPoly"
@@ -150,93 +180,15 @@ class ChaChaPoly(CipherFunctions):
         """4 zero bytes, then the counter as 8 little-endian bytes."""
         return b"\x00\x00\x00\x00" + counter.to_bytes(8, "little")
 
-    def encrypt(self, key: bytes, counter: int, ad: bytes, plaintext: bytes) -> bytes:
-        """Ciphertext || tag."""
-        return bytes(
-            nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt(
-                plaintext, ad, self.nonce(counter), key
-            )
-        )
 
-    def decrypt(self, key: bytes, counter: int, ad: bytes, ciphertext: bytes) -> bytes:
-        """Plaintext; AuthenticationFailed on a bad tag."""
-        if len(ciphertext) < TAG_LENGTH:
-            raise AuthenticationFailed("ChaChaPoly ciphertext shorter than its tag")
-        try:
-            return bytes(
-                nacl.bindings.crypto_aead_chacha20poly1305_ietf_decrypt(
-                    ciphertext, ad, self.nonce(counter), key
-                )
-            )
-        except nacl.exceptions.CryptoError:
-            raise AuthenticationFailed("ChaChaPoly tag does not verify") from None
-
-
-class AESGCM(CipherFunctions):
-    """AES-256-GCM with a big-endian counter nonce.
-
-    libsodium's AES-GCM (hardware AES only) when this CPU has it, PyCryptodome otherwise; the
-    choice is made once, by a known-answer probe, and both give the same bytes.
-    """
+class AESGCM(_OpenSslAead):
+    """AES-256-GCM with a big-endian counter nonce."""
 
     name = "AESGCM"
 
     def nonce(self, counter: int) -> bytes:
         """4 zero bytes, then the counter as 8 big-endian bytes."""
         return b"\x00\x00\x00\x00" + counter.to_bytes(8, "big")
-
-    def encrypt(self, key: bytes, counter: int, ad: bytes, plaintext: bytes) -> bytes:
-        """Ciphertext || tag."""
-        nonce = self.nonce(counter)
-        if _sodium_aesgcm():
-            return bytes(nacl.bindings.crypto_aead_aes256gcm_encrypt(plaintext, ad, nonce, key))
-        return _pycryptodome_aesgcm_encrypt(key, nonce, ad, plaintext)
-
-    def decrypt(self, key: bytes, counter: int, ad: bytes, ciphertext: bytes) -> bytes:
-        """Plaintext; AuthenticationFailed on a bad tag."""
-        if len(ciphertext) < TAG_LENGTH:
-            raise AuthenticationFailed("AESGCM ciphertext shorter than its tag")
-        nonce = self.nonce(counter)
-        if _sodium_aesgcm():
-            try:
-                return bytes(
-                    nacl.bindings.crypto_aead_aes256gcm_decrypt(ciphertext, ad, nonce, key)
-                )
-            except nacl.exceptions.CryptoError:
-                raise AuthenticationFailed("AESGCM tag does not verify") from None
-        cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_LENGTH)
-        cipher.update(ad)
-        try:
-            return bytes(
-                cipher.decrypt_and_verify(ciphertext[:-TAG_LENGTH], ciphertext[-TAG_LENGTH:])
-            )
-        except ValueError:
-            raise AuthenticationFailed("AESGCM tag does not verify") from None
-
-
-def _pycryptodome_aesgcm_encrypt(key: bytes, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes:
-    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_LENGTH)
-    cipher.update(ad)
-    ciphertext, tag = cipher.encrypt_and_digest(plaintext)
-    return bytes(ciphertext) + bytes(tag)
-
-
-_SODIUM_AESGCM: list[bool] = []
-
-
-def _sodium_aesgcm() -> bool:
-    """Whether libsodium's AES-GCM works here and agrees with PyCryptodome (checked once)."""
-    if not _SODIUM_AESGCM:
-        key, nonce, ad, plaintext = bytes(range(32)), bytes(12), b"probe", b"known answer"
-        expected = _pycryptodome_aesgcm_encrypt(key, nonce, ad, plaintext)
-        try:
-            sealed = bytes(nacl.bindings.crypto_aead_aes256gcm_encrypt(plaintext, ad, nonce, key))
-            opened = bytes(nacl.bindings.crypto_aead_aes256gcm_decrypt(sealed, ad, nonce, key))
-            usable = sealed == expected and opened == plaintext
-        except (AttributeError, nacl.exceptions.CryptoError):
-            usable = False
-        _SODIUM_AESGCM.append(usable)
-    return _SODIUM_AESGCM[0]
 
 
 _CIPHERS: dict[str, type[CipherFunctions]] = {"ChaChaPoly": ChaChaPoly, "AESGCM": AESGCM}

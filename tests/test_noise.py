@@ -889,17 +889,6 @@ def test_hostile_handshake_bytes_raise_only_our_errors(message: bytes, index: in
     pytest.fail("hostile bytes were accepted")
 
 
-def test_aesgcm_without_libsodium_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Same cacophony AESGCM vectors through the PyCryptodome path (CPUs without AES-NI).
-    import hivemind_client.noise as noise_module
-
-    monkeypatch.setattr(noise_module, "_SODIUM_AESGCM", [False])
-    vectors = [v for v in CACOPHONY if "_AESGCM_" in v["protocol_name"]]
-    assert vectors
-    for vector in vectors:
-        test_cacophony_vector(vector)
-
-
 def test_psk_inputs_are_checked() -> None:
     for password, node_id in (
         ("pw\ud800", "node"),
