@@ -6,16 +6,18 @@ Each case runs three ways, taking turns repeat by repeat (best of N): our librar
 reference in its own venv (reference_micro.py, a long-lived worker), and the floor, the bare
 primitive the case cannot avoid, with the same libraries we use:
 
-- BUS encode/decode: the stdlib JSON encoder (prebuilt, UTF-8 kept) / ``json.loads`` of the
+- BUS encode/decode: the stdlib's C JSON encoder (built once, UTF-8 kept) / ``json.loads`` of the
   payload;
 - BINARY encode/decode: one copy of the payload (join with a header / slice it out);
-- JSON seal/open: the AEAD alone plus base64 (``binascii``) of its output, the two steps the
-  envelope needs (JSON-B64, the encoding our client negotiates);
-- binary seal/open: the AEAD alone (AES-GCM: OpenSSL via ``cryptography``; ChaCha20-Poly1305:
-  libsodium via PyNaCl).
+- JSON seal/open: the same chain of steps without a single check (text to UTF-8, the AEAD,
+  ``pybase64``, one string for the envelope; and back), JSON-B64 as our client negotiates. At
+  1 MiB the chain is dominated by page faults, not by the AEAD and base64: glibc hands large
+  freed blocks back to the kernel and faults them in again on the next call (see README.md);
+  the physical rows give the AEAD and base64 alone;
+- binary seal/open: the AEAD alone (both ciphers: OpenSSL via ``cryptography``).
 
-The physical rows time each primitive alone: both AEADs, zlib, stdlib base64, websocket-client's
-frame build+mask, and one websocket round trip on loopback (websocket-client to a ``websockets``
+The physical rows time each primitive alone: both AEADs, zlib, base64 (stdlib and pybase64),
+websocket frame build+mask (websocket-client's and ours), and one websocket round trip on loopback (websocket-client to a ``websockets``
 echo server in another process).
 """
 
@@ -34,9 +36,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import pybase64  # noqa: E402
 import websocket  # noqa: E402
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
-from nacl import bindings as sodium  # noqa: E402
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305  # noqa: E402
 from sizes import (  # noqa: E402
     BINARY_METADATA,
     CIPHERS,
@@ -62,6 +64,7 @@ from hivemind_client import (  # noqa: E402
     encode_binary,
 )
 from hivemind_client.crypto import open_binary, open_json, seal_binary, seal_json  # noqa: E402
+from hivemind_client.transport import _build_frame  # noqa: E402
 
 CODEC_OPS = ("bus_encode", "bus_decode", "bin_encode", "bin_decode")
 CRYPTO_OPS = ("json_seal", "json_open", "bin_seal", "bin_open")
@@ -115,19 +118,51 @@ def aead(cipher: str) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes
             lambda data: engine.encrypt(nonce, data, None),
             lambda data: engine.decrypt(nonce, data, None),
         )
-    nonce = bytes(12)
+    chacha, nonce = ChaCha20Poly1305(KEY), bytes(12)
     return (
-        lambda data: sodium.crypto_aead_chacha20poly1305_ietf_encrypt(data, None, nonce, KEY),
-        lambda data: sodium.crypto_aead_chacha20poly1305_ietf_decrypt(data, None, nonce, KEY),
+        lambda data: chacha.encrypt(nonce, data, None),
+        lambda data: chacha.decrypt(nonce, data, None),
     )
+
+
+_B64 = pybase64.b64encode_as_string
+_HEAD, _TAG, _NONCE, _TAIL = '{"ciphertext": "', '", "tag": "', '", "nonce": "', '"}'
+
+
+def json_seal_chain(encrypt: Callable[[bytes], bytes], text: str) -> str:
+    """The steps a JSON seal cannot skip, bare: UTF-8, AEAD, base64, one envelope string."""
+    sealed = memoryview(encrypt(text.encode()))
+    nonce = bytes(12)
+    return "".join(
+        (_HEAD, _B64(sealed[:-16]), _TAG, _B64(sealed[-16:]), _NONCE, _B64(nonce), _TAIL)
+    )
+
+
+def json_open_chain(decrypt: Callable[[bytes], bytes], envelope: str) -> str:
+    """The steps a JSON open cannot skip, bare: ASCII bytes, find the three fields, base64,
+    ciphertext || tag, AEAD, UTF-8."""
+    raw = envelope.encode("ascii")
+    tag_at = raw.find(b'", "tag": "')
+    nonce_at = raw.find(b'", "nonce": "', tag_at)
+    view = memoryview(raw)
+    ciphertext = pybase64.b64decode(view[16:tag_at])
+    tag = pybase64.b64decode(view[tag_at + 11 : nonce_at])
+    return decrypt(ciphertext + tag).decode()
 
 
 def floor_case(op: str, size: int, cipher: str) -> Callable[[], object]:
     """The bare primitive a case cannot avoid (see the module docstring)."""
     if op.startswith("bus_"):
         payload = bus_payload(size)
-        encode = json.JSONEncoder(ensure_ascii=False).encode  # prebuilt, as the library does
-        text = encode(payload).encode()
+        # the stdlib's C encoder, built once, as the library does
+        chunks = json.encoder.c_make_encoder(  # type: ignore[misc]
+            None, repr, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+        )
+        text = "".join(chunks(payload, 0)).encode()
+
+        def encode(value: object) -> str:
+            return "".join(chunks(value, 0))
+
         if op == "bus_encode":
             return lambda: encode(payload).encode()
         return lambda: json.loads(text)
@@ -139,11 +174,11 @@ def floor_case(op: str, size: int, cipher: str) -> Callable[[], object]:
         return lambda: frame[40:]
     encrypt, decrypt = aead(cipher)
     if op.startswith("json_"):
-        plain = message_text(size).encode()
-        b64 = binascii.b2a_base64(encrypt(plain), newline=False)
+        text = message_text(size)
+        envelope = json_seal_chain(encrypt, text)
         if op == "json_seal":
-            return lambda: binascii.b2a_base64(encrypt(plain), newline=False)
-        return lambda: decrypt(binascii.a2b_base64(b64))
+            return lambda: json_seal_chain(encrypt, text)
+        return lambda: json_open_chain(decrypt, envelope)
     data = blob(size)
     sealed = encrypt(data)
     return (lambda: encrypt(data)) if op == "bin_seal" else (lambda: decrypt(sealed))
@@ -165,9 +200,16 @@ def physical_cases(size: int, ws: websocket.WebSocket) -> dict[str, Callable[[],
         binascii.b2a_base64(data, newline=False),
         binascii.a2b_base64(b64),
     )
+    cases["base64 encode+decode (pybase64)"] = lambda: (
+        pybase64.b64encode(data),
+        pybase64.b64decode(b64, validate=True),
+    )
     cases["websocket frame build+mask (websocket-client)"] = lambda: websocket.ABNF.create_frame(
         data, websocket.ABNF.OPCODE_BINARY
     ).format()
+    cases["websocket frame build+mask (ours: C masking)"] = lambda: _build_frame(
+        data, websocket.ABNF.OPCODE_BINARY
+    )
     cases["websocket round trip, loopback echo"] = lambda: _ws_round_trip(ws, data)
     return cases
 

@@ -142,6 +142,12 @@ _PLAIN_JSON = frozenset(
     }
 )
 
+# encoders and decoders that take a memoryview as they take bytes (no copy of a large field)
+_BUFFER_ENCODERS = frozenset(
+    {TextEncoding.JSON_HEX, TextEncoding.JSON_B64, TextEncoding.JSON_URLSAFE_B64}
+)
+_BUFFER_DECODERS = frozenset({TextEncoding.JSON_HEX, TextEncoding.JSON_B64})
+
 
 def seal_json(
     plaintext: str | _Bytes,
@@ -155,23 +161,27 @@ def seal_json(
     encoder = _encoder(encoding)
     data = _plaintext_bytes(plaintext)
     nonce = os.urandom(engine.nonce_size)
-    ciphertext, tag = engine.seal(nonce, data)
+    sealed = engine.seal_joined(nonce, data)
+    del data  # large buffers are let go as soon as they are used (see open_json)
+    source = memoryview(sealed) if encoding in _BUFFER_ENCODERS else sealed
+    ciphertext_text, tag_text = encoder(source[:-TAG_SIZE]), encoder(source[-TAG_SIZE:])
+    del source, sealed
     if encoding in _PLAIN_JSON:
         # one copy of the (large) ciphertext text, no escaping pass
         return "".join(
             (
                 '{"ciphertext": "',
-                encoder(ciphertext),
+                ciphertext_text,
                 '", "tag": "',
-                encoder(tag),
+                tag_text,
                 '", "nonce": "',
                 encoder(nonce),
                 '"}',
             )
         )
     return _ENVELOPE % (
-        encode_basestring_ascii(encoder(ciphertext)),
-        encode_basestring_ascii(encoder(tag)),
+        encode_basestring_ascii(ciphertext_text),
+        encode_basestring_ascii(tag_text),
         encode_basestring_ascii(encoder(nonce)),
     )
 
@@ -189,13 +199,13 @@ def open_json(
     """
     engine = _engine(cipher, key)
     decoder = _decoder(encoding)
-    if isinstance(envelope, str) and encoding in _PLAIN_JSON:
-        layout = _sealed_layout(envelope)
-        if layout is not None:
-            try:
-                return _open_fields(engine, decoder, encoding, *layout)
-            except InvalidEncoding:
-                pass  # give the answer (and error) a full JSON reading gives
+    if isinstance(envelope, str) and encoding in _PLAIN_JSON and envelope.isascii():
+        try:
+            opened = _open_sealed_layout(engine, decoder, encoding, envelope.encode("ascii"))
+        except InvalidEncoding:
+            opened = None  # give the answer (and error) a full JSON reading gives
+        if opened is not None:
+            return opened
     fields = _envelope_fields(envelope)
     try:
         ciphertext_text = fields["ciphertext"]
@@ -228,39 +238,55 @@ def _open_fields(
         plaintext = engine.open_joined(nonce, ciphertext)
     else:
         plaintext = engine.open(nonce, ciphertext, decoder(_ascii(tag_text, encoding)))
+    return _utf8_text(plaintext)
+
+
+def _utf8_text(plaintext: bytes) -> str:
     try:
         return plaintext.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidJSON("decrypted text is not UTF-8") from None
 
 
-_HEAD, _TAG, _NONCE, _TAIL = '{"ciphertext": "', '", "tag": "', '", "nonce": "', '"}'
+_HEAD, _TAG, _NONCE, _TAIL = b'{"ciphertext": "', b'", "tag": "', b'", "nonce": "', b'"}'
 
 
-def _sealed_layout(text: str) -> tuple[str, str, str] | None:
-    """``(ciphertext, tag, nonce)`` of an envelope laid out exactly as :func:`seal_json` writes
-    it with a plain-JSON encoding (no escapes anywhere), else None.
+def _open_sealed_layout(
+    engine: _Engine, decoder: Callable[[bytes], bytes], encoding: str, raw: bytes
+) -> str | None:
+    """Open an envelope laid out exactly as :func:`seal_json` writes it with a plain-JSON
+    encoding (no escapes anywhere); None for any other text.
 
     Such a text means what ``json.loads`` would make of it, provided the fields hold no control
-    characters (the caller's strict decoders refuse those, and then it reads the text as JSON);
-    finding four quotes costs a small part of parsing a large envelope as JSON.
+    characters (the strict decoders refuse those, and the caller then reads the text as JSON).
+    Finding four quotes costs a small part of parsing a large envelope as JSON, and every large
+    buffer is let go as soon as it is used: at 1 MiB, holding fewer of them at once keeps glibc
+    from handing the memory back to the kernel and faulting it in again on the next message,
+    which cost more than the AEAD and base64 together (bench/README.md).
     """
-    if not text.startswith(_HEAD) or not text.endswith(_TAIL) or "\\" in text:
+    if not raw.startswith(_HEAD) or not raw.endswith(_TAIL) or b"\\" in raw:
         return None
-    tag_at = text.find(_TAG, len(_HEAD))
-    if tag_at < 0 or text.find('"', len(_HEAD), tag_at) >= 0:
+    tag_at = raw.find(_TAG, len(_HEAD))
+    if tag_at < 0 or raw.find(b'"', len(_HEAD), tag_at) >= 0:
         return None
-    nonce_at = text.find(_NONCE, tag_at + len(_TAG))
-    if nonce_at < 0 or text.find('"', tag_at + len(_TAG), nonce_at) >= 0:
+    nonce_at = raw.find(_NONCE, tag_at + len(_TAG))
+    if nonce_at < 0 or raw.find(b'"', tag_at + len(_TAG), nonce_at) >= 0:
         return None
-    end = len(text) - len(_TAIL)
-    if end < nonce_at + len(_NONCE) or text.find('"', nonce_at + len(_NONCE), end) >= 0:
+    end = len(raw) - len(_TAIL)
+    if end < nonce_at + len(_NONCE) or raw.find(b'"', nonce_at + len(_NONCE), end) >= 0:
         return None
-    return (
-        text[len(_HEAD) : tag_at],
-        text[tag_at + len(_TAG) : nonce_at],
-        text[nonce_at + len(_NONCE) : end],
-    )
+    source = memoryview(raw) if encoding in _BUFFER_DECODERS else raw
+    ciphertext = decoder(source[len(_HEAD) : tag_at])
+    tag = decoder(source[tag_at + len(_TAG) : nonce_at])
+    nonce = decoder(source[nonce_at + len(_NONCE) : end])
+    del source, raw
+    if len(tag) != TAG_SIZE:
+        raise AuthenticationFailed("the tag must be 16 bytes")
+    sealed = ciphertext + tag
+    del ciphertext
+    plaintext = engine.open_joined(nonce, sealed)
+    del sealed
+    return _utf8_text(plaintext)
 
 
 def seal_binary(data: _Bytes, key: _Bytes, *, cipher: str = DEFAULT_CIPHER) -> bytes:
@@ -365,9 +391,9 @@ class _Engine:
     def _check_nonce(self, nonce: bytes) -> None:
         raise NotImplementedError
 
-    def seal(self, nonce: bytes, data: _Bytes) -> tuple[bytes, bytes]:
-        sealed = self._aead.encrypt(nonce, data, None)
-        return sealed[:-TAG_SIZE], sealed[-TAG_SIZE:]
+    def seal_joined(self, nonce: bytes, data: _Bytes) -> bytes:
+        """``ciphertext || tag``."""
+        return self._aead.encrypt(nonce, data, None)
 
     def seal_blob(self, nonce: bytes, data: _Bytes) -> bytes:
         return nonce + self._aead.encrypt(nonce, data, None)

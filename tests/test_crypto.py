@@ -77,7 +77,8 @@ def test_hivemind_js_aes_gcm_vector_opens() -> None:
 
 def test_hivemind_js_aes_gcm_vector_seals() -> None:
     # the engine behind seal_json/seal_binary, with the vector's fixed nonce
-    assert crypto._AesGcm(JS_KEY).seal(JS_NONCE, JS_PLAINTEXT.encode()) == (JS_CIPHERTEXT, JS_TAG)
+    sealed = crypto._AesGcm(JS_KEY).seal_joined(JS_NONCE, JS_PLAINTEXT.encode())
+    assert sealed == JS_CIPHERTEXT + JS_TAG
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def test_aes_gcm_matches_pycryptodome(
     key = seed[:key_size]
     engine = crypto._AesGcm(key)
     expected = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=16).encrypt_and_digest(data)
-    assert engine.seal(nonce, data) == expected
+    assert engine.seal_joined(nonce, data) == b"".join(expected)
     assert engine.open(nonce, *expected) == data
 
 
@@ -116,7 +117,7 @@ def test_chacha_matches_pycryptodome(data: bytes, nonce: bytes, key: bytes) -> N
     ciphertext, tag = ChaCha20_Poly1305.new(key=key, nonce=nonce).encrypt_and_digest(data)
     assert open_binary(nonce + ciphertext + tag, key, cipher="CHACHA20-POLY1305") == data
     engine = crypto._cached_engine(Cipher.CHACHA20_POLY1305, key)
-    assert engine.seal(nonce, data) == (ciphertext, tag)
+    assert engine.seal_joined(nonce, data) == ciphertext + tag
 
 
 # ---------------------------------------------------------------------------------------------
