@@ -17,6 +17,7 @@ Throughput is messages counted / (last arrival - first send), both on this machi
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -121,6 +122,29 @@ def _arrivals_binary(tail: Tail, size: int) -> list[float]:
     return times
 
 
+def tree_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of ``pid`` and every process below it (0 when gone)."""
+    if pid is None:
+        return 0.0
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += ticks.get(current, 0)
+        todo += children.get(current, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def flood_run(
     side: Side, hub: Any, kind: str, count: int, size: int, stall: float = 15.0
 ) -> dict[str, float]:
@@ -131,20 +155,30 @@ def flood_run(
         side, hub, "flood", "--kind", kind, "--count", str(count), "--size", str(size), "--run", run
     )
     arrived: list[float] = []
+    # the hub's CPU from the first arrival on (the connection and handshake left out)
+    hub_cpu, hub_counted, hub_wall = 0.0, 0, time.monotonic()
     last_progress = time.monotonic()
     try:
         while len(arrived) < count and time.monotonic() - last_progress < stall:
             new = _arrivals_bus(tail, run) if kind == "bus" else _arrivals_binary(tail, size)
             if new:
+                if not arrived:
+                    hub_cpu, hub_counted = tree_cpu_seconds(hub.hub_pid), len(new)
+                    hub_wall = time.monotonic()
                 arrived += new
                 last_progress = time.monotonic()
             else:
                 time.sleep(0.05)
+        hub_cpu = tree_cpu_seconds(hub.hub_pid) - hub_cpu
+        hub_wall = time.monotonic() - hub_wall
     finally:
         worker.finish()
     result = worker.result
     elapsed = (max(arrived) - result["t0"]) if arrived else float("nan")
+    hub_messages = len(arrived) - hub_counted
     return {
+        "hub_cpu_per_msg": hub_cpu / hub_messages if hub_messages > 0 else float("nan"),
+        "hub_busy": hub_cpu / hub_wall if hub_messages > 0 else float("nan"),
         "rate": len(arrived) / elapsed if arrived else 0.0,
         "cpu_per_10k": result["cpu"] / count * 10_000,
         "send_loop": result["t_sent"] - result["t0"],
