@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -67,7 +68,9 @@ class Side:
 class Worker:
     """One load_worker.py process; ``result`` is its RESULT line."""
 
-    def __init__(self, side: Side, hub: Any, *command: str) -> None:
+    def __init__(
+        self, side: Side, hub: Any, *command: str, on_ready: Callable[[], object] | None = None
+    ) -> None:
         argv = [side.python, str(WORKER), "--impl", side.impl, "--hub", hub.version]
         argv += ["--port", str(hub.port), "--key", side.key, "--password", side.password]
         argv += ["--home", side.home, *command]
@@ -77,6 +80,8 @@ class Worker:
         )
         assert self._process.stdout is not None
         for line in self._process.stdout:
+            if line.startswith("READY") and on_ready is not None:
+                on_ready()
             if line.startswith("RESULT "):
                 self.result: dict[str, Any] = json.loads(line[len("RESULT ") :])
                 return
@@ -147,38 +152,38 @@ def tree_cpu_seconds(pid: int | None) -> float:
 
 def flood_run(
     side: Side, hub: Any, kind: str, count: int, size: int, stall: float = 15.0
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Send ``count`` messages from a fresh worker; rate, CPU per 10k and what was lost."""
     run = f"{side.impl}-{time.time_ns()}"
     tail = Tail(hub.bus_record if kind == "bus" else hub.hub_log)
+    # the hub's CPU from the moment the worker is connected and settled until the last arrival
+    ready: list[float] = []
     worker = Worker(
-        side, hub, "flood", "--kind", kind, "--count", str(count), "--size", str(size), "--run", run
+        side,
+        hub,
+        "flood",
+        *("--kind", kind, "--count", str(count), "--size", str(size), "--run", run),
+        on_ready=lambda: ready.extend((tree_cpu_seconds(hub.hub_pid), time.monotonic())),
     )
     arrived: list[float] = []
-    # the hub's CPU from the first arrival on (the connection and handshake left out)
-    hub_cpu, hub_counted, hub_wall = 0.0, 0, time.monotonic()
     last_progress = time.monotonic()
     try:
         while len(arrived) < count and time.monotonic() - last_progress < stall:
             new = _arrivals_bus(tail, run) if kind == "bus" else _arrivals_binary(tail, size)
             if new:
-                if not arrived:
-                    hub_cpu, hub_counted = tree_cpu_seconds(hub.hub_pid), len(new)
-                    hub_wall = time.monotonic()
                 arrived += new
                 last_progress = time.monotonic()
             else:
                 time.sleep(0.05)
-        hub_cpu = tree_cpu_seconds(hub.hub_pid) - hub_cpu
-        hub_wall = time.monotonic() - hub_wall
+        hub_end = tree_cpu_seconds(hub.hub_pid), last_progress
     finally:
         worker.finish()
     result = worker.result
     elapsed = (max(arrived) - result["t0"]) if arrived else float("nan")
-    hub_messages = len(arrived) - hub_counted
+    hub_cpu = hub_end[0] - ready[0] if ready and arrived else None
     return {
-        "hub_cpu_per_msg": hub_cpu / hub_messages if hub_messages > 0 else float("nan"),
-        "hub_busy": hub_cpu / hub_wall if hub_messages > 0 else float("nan"),
+        "hub_cpu_per_msg": hub_cpu / len(arrived) if hub_cpu is not None else None,
+        "hub_busy": hub_cpu / max(1e-3, hub_end[1] - ready[1]) if hub_cpu is not None else None,
         "rate": len(arrived) / elapsed if arrived else 0.0,
         "cpu_per_10k": result["cpu"] / count * 10_000,
         "send_loop": result["t_sent"] - result["t0"],

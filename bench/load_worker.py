@@ -241,6 +241,7 @@ def flood(side: Side, args: argparse.Namespace) -> tuple[dict[str, Any], list[An
     else:
         send = side.binary_sender(client, args.size)
     gc.collect()
+    print("READY", flush=True)  # connected and settled: the parent starts its hub CPU clock
     started_cpu, started_wall = time.process_time(), time.time()
     for index in range(args.count):
         send(index)
