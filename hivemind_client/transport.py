@@ -498,27 +498,27 @@ def _bound_frames(ws: websocket.WebSocket, limit: int) -> None:
 def _client_frame(payload: bytes, opcode: int, mask_key: bytes) -> bytes:
     """One whole client frame (RFC 6455 5.2): FIN set, no RSV bits, masked with ``mask_key``.
 
-    Needs ``websockets.speedups`` (C masking). ValueError for an unknown opcode, a control
+    Needs ``websockets.speedups`` (C masking). InvalidArgument for an unknown opcode, a control
     frame over 125 bytes (5.5) or a mask key that is not 4 bytes.
     """
     if _apply_mask is None:
         raise RuntimeError("websockets.speedups is not installed")
     if opcode not in _OPCODES:
-        raise ValueError(f"unknown websocket opcode {opcode:#x}")
+        raise InvalidArgument(f"unknown websocket opcode {opcode:#x}")
     if len(mask_key) != 4:
-        raise ValueError("a websocket mask key is 4 bytes")
+        raise InvalidArgument("a websocket mask key is 4 bytes")
     length = len(payload)
     first = 0x80 | opcode
     if length <= _MAX_CONTROL_FRAME:
         header = struct.pack("!BB", first, 0x80 | length)
     elif opcode & 0x08:
-        raise ValueError(f"a control frame of {length} bytes (at most 125 are allowed)")
+        raise InvalidArgument(f"a control frame of {length} bytes (at most 125 are allowed)")
     elif length < 1 << 16:
         header = struct.pack("!BBH", first, 0x80 | 126, length)
     elif length < 1 << 63:
         header = struct.pack("!BBQ", first, 0x80 | 127, length)
     else:  # pragma: no cover - cannot be allocated
-        raise ValueError("a websocket frame is shorter than 2**63 bytes")
+        raise InvalidArgument("a websocket frame is shorter than 2**63 bytes")
     return b"".join((header, mask_key, _apply_mask(payload, mask_key)))
 
 
