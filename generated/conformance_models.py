@@ -258,3 +258,219 @@ class MessageJsonVector2(TypedDict):
 
 
 MessageJsonVector: TypeAlias = MessageJsonVector1 | MessageJsonVector2
+
+
+class RsaHandshakeVector1(TypedDict):
+    """
+    The legacy RSA key exchange, client side: open the hub's signed envelope.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: NotRequired[str]
+    client_private_pem: str
+    hub_public_pem: str
+    envelope: str
+    secret_hex: str
+
+
+class RsaHandshakeVector2(TypedDict):
+    """
+    The legacy RSA key exchange, client side: open the hub's signed envelope.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: str
+    client_private_pem: str
+    hub_public_pem: str
+    envelope: str
+    secret_hex: NotRequired[str]
+
+
+RsaHandshakeVector: TypeAlias = RsaHandshakeVector1 | RsaHandshakeVector2
+
+
+class NoiseVector(TypedDict):
+    """
+    A protocol v3 (Noise) vector; `kind` selects what the runner checks.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: NotRequired[str]
+    kind: Literal['handshake', 'open', 'psk', 'send', 'receive']
+
+
+HandshakePayloadsHexItem: TypeAlias = str
+
+
+HandshakeMessagesHexItem: TypeAlias = str
+
+
+class TransportItem(TypedDict):
+    sender: Literal['initiator', 'responder']
+    payload_hex: str
+    message_hex: str
+
+
+class NoiseHandshakeVector(TypedDict):
+    """
+    Both sides of a handshake with fixed keys: the messages, the handshake hash and the first transport messages must match byte for byte. Positive only (no `error`).
+    """
+
+    id: str
+    note: NotRequired[str]
+    kind: Literal['handshake']
+    protocol_name: str
+    prologue_hex: str
+    psk_hex: NotRequired[str]
+    initiator_static_hex: NotRequired[str]
+    initiator_ephemeral_hex: str
+    responder_static_hex: NotRequired[str]
+    responder_ephemeral_hex: str
+    handshake_payloads_hex: list[HandshakePayloadsHexItem]
+    handshake_messages_hex: list[HandshakeMessagesHexItem]
+    handshake_hash_hex: str
+    transport: NotRequired[list[TransportItem]]
+    hello_payload: NotRequired[dict[str, Any]]
+    handshake_payload: NotRequired[dict[str, Any]]
+
+
+class NoiseOpenVector1(TypedDict):
+    """
+    One side of a transcript: run its part of the handshake against the peer's messages, then open transport_in_hex, or fail with `error`.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: NotRequired[str]
+    kind: Literal['open']
+    protocol_name: str
+    role: Literal['initiator', 'responder']
+    prologue_hex: str
+    psk_hex: NotRequired[str]
+    static_hex: NotRequired[str]
+    ephemeral_hex: str
+    remote_static_hex: NotRequired[str]
+    handshake_payloads_hex: list[HandshakePayloadsHexItem]
+    handshake_messages_hex: list[str]
+    transport_in_hex: NotRequired[list[str]]
+    transport_payloads_hex: list[str]
+
+
+class NoiseOpenVector2(TypedDict):
+    """
+    One side of a transcript: run its part of the handshake against the peer's messages, then open transport_in_hex, or fail with `error`.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: str
+    kind: Literal['open']
+    protocol_name: str
+    role: Literal['initiator', 'responder']
+    prologue_hex: str
+    psk_hex: NotRequired[str]
+    static_hex: NotRequired[str]
+    ephemeral_hex: str
+    remote_static_hex: NotRequired[str]
+    handshake_payloads_hex: list[HandshakePayloadsHexItem]
+    handshake_messages_hex: list[str]
+    transport_in_hex: NotRequired[list[str]]
+    transport_payloads_hex: NotRequired[list[str]]
+
+
+NoiseOpenVector: TypeAlias = NoiseOpenVector1 | NoiseOpenVector2
+
+
+class NoisePskVector(TypedDict):
+    """
+    The argon2id PSK from a password and the hub's node_id. Positive only (no `error`).
+    """
+
+    id: str
+    note: NotRequired[str]
+    kind: Literal['psk']
+    password: str
+    node_id: str
+    psk_hex: str
+
+
+MessagesHexItem: TypeAlias = str
+
+
+class NoiseSendVector(TypedDict):
+    """
+    After the handshake, `sender` frames one message (marker byte, 65000-byte chunks): exactly messages_hex, which the peer reassembles. Positive only (no `error`).
+    """
+
+    id: str
+    note: NotRequired[str]
+    kind: Literal['send']
+    protocol_name: str
+    prologue_hex: str
+    psk_hex: NotRequired[str]
+    initiator_static_hex: NotRequired[str]
+    initiator_ephemeral_hex: str
+    responder_static_hex: NotRequired[str]
+    responder_ephemeral_hex: str
+    handshake_payloads_hex: list[HandshakePayloadsHexItem]
+    sender: Literal['initiator', 'responder']
+    binary: bool
+    body_hex: str
+    messages_hex: list[MessagesHexItem]
+
+
+class CompletedItem(TypedDict):
+    binary: bool
+    body_hex: str
+
+
+class NoiseReceiveVector1(TypedDict):
+    """
+    After the handshake, `receiver` opens messages_hex: the completed messages, or fail with `error`.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: NotRequired[str]
+    kind: Literal['receive']
+    protocol_name: str
+    prologue_hex: str
+    psk_hex: NotRequired[str]
+    initiator_static_hex: NotRequired[str]
+    initiator_ephemeral_hex: str
+    responder_static_hex: NotRequired[str]
+    responder_ephemeral_hex: str
+    handshake_payloads_hex: list[HandshakePayloadsHexItem]
+    receiver: Literal['initiator', 'responder']
+    messages_hex: list[str]
+    max_reassembly: NotRequired[int]
+    completed: list[CompletedItem]
+
+
+class NoiseReceiveVector2(TypedDict):
+    """
+    After the handshake, `receiver` opens messages_hex: the completed messages, or fail with `error`.
+    """
+
+    id: str
+    note: NotRequired[str]
+    error: str
+    kind: Literal['receive']
+    protocol_name: str
+    prologue_hex: str
+    psk_hex: NotRequired[str]
+    initiator_static_hex: NotRequired[str]
+    initiator_ephemeral_hex: str
+    responder_static_hex: NotRequired[str]
+    responder_ephemeral_hex: str
+    handshake_payloads_hex: list[HandshakePayloadsHexItem]
+    receiver: Literal['initiator', 'responder']
+    messages_hex: list[str]
+    max_reassembly: NotRequired[int]
+    completed: NotRequired[list[CompletedItem]]
+
+
+NoiseReceiveVector: TypeAlias = NoiseReceiveVector1 | NoiseReceiveVector2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import referencing
 
 from hivemind_client.errors import InvalidPayload, UnknownMessageType
-from hivemind_client.validation import validate_message
+from hivemind_client.validation import validate_conformance_file, validate_message
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = sorted((ROOT / "schema").glob("*.schema.json"))
@@ -87,3 +88,99 @@ def test_generated_validation_agrees_with_jsonschema(sample: dict[str, Any]) -> 
     except (InvalidPayload, UnknownMessageType):
         ours_ok = False
     assert ours_ok == expected_ok
+
+
+# --- schema/conformance.schema.json: the vector files -----------------------------------------
+
+VECTOR_FILES = sorted((ROOT / "conformance" / "vectors").glob("*.json"))
+
+
+def _conformance_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((ROOT / "schema" / "conformance.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, registry=_registry())
+
+
+def _ours_accepts(document: dict[str, Any]) -> bool:
+    try:
+        validate_conformance_file(document)
+    except InvalidPayload:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.name)
+def test_every_vector_file_validates(path: Path) -> None:
+    document = json.loads(path.read_text())
+    errors = [e.message for e in _conformance_validator().iter_errors(document)]
+    assert errors == []
+    validate_conformance_file(document)  # the generated validator agrees
+
+
+def test_every_shipped_suite_and_noise_kind_has_a_schema_rule() -> None:
+    schema = json.loads((ROOT / "schema" / "conformance.schema.json").read_text())
+    constrained = {r["if"]["properties"]["suite"]["const"] for r in schema["allOf"]}
+    shipped = [json.loads(p.read_text()) for p in VECTOR_FILES]
+    assert {d["suite"] for d in shipped} <= constrained
+    noise = schema["$defs"]["noise_vector"]
+    by_rule = {r["if"]["properties"]["kind"]["const"] for r in noise["allOf"]}
+    kinds = {v["kind"] for d in shipped if d["suite"] == "noise" for v in d["vectors"]}
+    assert set(noise["properties"]["kind"]["enum"]) == by_rule == kinds
+
+
+def _shipped_vector(suite: str, vector_id: str) -> dict[str, Any]:
+    document = json.loads((ROOT / "conformance" / "vectors" / f"{suite}.json").read_text())
+    (vector,) = [v for v in document["vectors"] if v["id"] == vector_id]
+    return dict(vector)
+
+
+def _drop(name: str) -> Callable[[dict[str, Any]], object]:
+    return lambda v: v.pop(name)
+
+
+def _set(name: str, value: Any) -> Callable[[dict[str, Any]], object]:
+    return lambda v: v.update({name: value})
+
+
+_HIVEMIND_XX = "hivemind-XXpsk2-25519_ChaChaPoly_SHA256"
+_PLAIN_NN = "plain-NN-25519_ChaChaPoly_SHA256"
+_BAD_TRANSPORT = [{"sender": "initiator", "payload_hex": "", "message_hex": "0g"}]
+
+# A shipped vector of the suite (which must pass as it is), then one change that breaks it.
+BROKEN_VECTORS = [
+    pytest.param("rsa-handshake", "envelope-0", _drop("hub_public_pem"), id="rsa-no-hub-key"),
+    pytest.param("rsa-handshake", "truncated", _drop("client_private_pem"), id="rsa-no-own-key"),
+    pytest.param("rsa-handshake", "envelope-0", _drop("secret_hex"), id="rsa-no-secret-no-error"),
+    pytest.param("rsa-handshake", "envelope-0", _set("secret_hex", "AB" * 32), id="rsa-uppercase"),
+    pytest.param("rsa-handshake", "envelope-0", _set("secret_hex", "abc"), id="rsa-odd-hex"),
+    pytest.param("rsa-handshake", "envelope-0", _set("envelope", {}), id="rsa-envelope-type"),
+    pytest.param("noise", "psk-ascii-node-id", _set("kind", "telepathy"), id="unknown-kind"),
+    pytest.param("noise", "psk-ascii-node-id", _drop("kind"), id="no-kind"),
+    pytest.param("noise", "psk-ascii-node-id", _drop("psk_hex"), id="psk-no-psk"),
+    pytest.param("noise", "psk-ascii-node-id", _set("error", "x"), id="psk-with-error"),
+    pytest.param("noise", _PLAIN_NN, _drop("handshake_hash_hex"), id="handshake-no-hash"),
+    pytest.param("noise", _PLAIN_NN, _set("protocol_name", "XX_25519"), id="handshake-name"),
+    pytest.param("noise", _PLAIN_NN, _set("transport", _BAD_TRANSPORT), id="handshake-bad-hex"),
+    pytest.param("noise", _HIVEMIND_XX, _drop("handshake_payload"), id="handshake-hello-alone"),
+    pytest.param("noise", "open-xxpsk2-responder", _set("role", "bystander"), id="open-role"),
+    pytest.param(
+        "noise", "open-xxpsk2-responder", _drop("transport_payloads_hex"), id="open-no-outcome"
+    ),
+    pytest.param("noise", "replayed-transport", _set("transport_in_hex", "00"), id="open-list"),
+    pytest.param("noise", "send-json", _set("binary", "false"), id="send-binary-type"),
+    pytest.param("noise", "send-json", _set("messages_hex", []), id="send-no-messages"),
+    pytest.param("noise", "unknown-marker", _drop("receiver"), id="receive-no-receiver"),
+    pytest.param("noise", "receive-small-chunks", _drop("completed"), id="receive-no-outcome"),
+    pytest.param("noise", "reassembly-at-cap", _set("max_reassembly", 0), id="receive-zero-cap"),
+]
+
+
+@pytest.mark.parametrize(("suite", "vector_id", "change"), BROKEN_VECTORS)
+def test_broken_rsa_handshake_and_noise_vectors_are_refused(
+    suite: str, vector_id: str, change: Callable[[dict[str, Any]], object]
+) -> None:
+    vector = _shipped_vector(suite, vector_id)
+    document = {"format": "hivemind-conformance/1", "suite": suite, "vectors": [vector]}
+    assert _ours_accepts(document), "the unchanged vector must pass"
+    change(vector)
+    assert not _conformance_validator().is_valid(document)
+    assert not _ours_accepts(document)
