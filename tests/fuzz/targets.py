@@ -200,7 +200,7 @@ _KEYS = {
 def crypto_target(data: bytes) -> None:
     """open_json (text, bytes and dict envelopes, with and without tag) and open_binary."""
     reader = Reader(data)
-    mode = reader.byte() % 4
+    mode = reader.byte() % 5
     cipher = reader.choice(tuple(_KEYS))
     encoding = reader.choice(ENCODINGS)
     key = _KEYS[cipher]
@@ -219,6 +219,8 @@ def crypto_target(data: bytes) -> None:
         if reader.byte() & 1:
             envelope["tag"] = _text(reader.chunk())
         open_json(envelope, key, cipher=cipher, encoding=encoding)
+    elif mode == 3:
+        _spliced_envelope(reader, key, cipher, encoding)
     else:
         plaintext = reader.rest()
         blob = seal_binary(plaintext, key, cipher=cipher)
@@ -226,6 +228,30 @@ def crypto_target(data: bytes) -> None:
         sealed = seal_json(plaintext, key, cipher=cipher, encoding=encoding)
         opened = open_json(sealed, key, cipher=cipher, encoding=encoding)  # InvalidJSON: not UTF-8
         assert opened.encode("utf-8") == plaintext, "JSON envelope round trip"
+
+
+def _spliced_envelope(reader: Reader, key: bytes, cipher: str, encoding: str) -> None:
+    """A sealed envelope with fuzz text spliced in: read as text, it must give what reading it
+    as JSON first gives (open_json reads seal_json's own layout without a JSON pass)."""
+    text = seal_json(b"fuzz", key, cipher=cipher, encoding=encoding)
+    at = reader.byte() * len(text) // 256
+    cut = reader.byte() % 8
+    text = text[:at] + _text(reader.chunk()) + text[at + cut :]
+    outcomes: list[str] = []
+    for as_json in (False, True):
+        try:
+            envelope: str | dict[str, Any] = text
+            if as_json:
+                envelope = json.loads(text)
+                if not isinstance(envelope, dict):
+                    outcomes.append("invalid-payload")  # what open_json says of such text
+                    continue
+            outcomes.append(open_json(envelope, key, cipher=cipher, encoding=encoding))
+        except HiveMindError as exc:
+            outcomes.append(exc.code)
+        except (ValueError, RecursionError):
+            outcomes.append("invalid-json")
+    assert outcomes[0] == outcomes[1], f"text and JSON readings differ: {outcomes}"
 
 
 # --------------------------------------------------------------------------------------------
