@@ -46,10 +46,16 @@ def json_encoder(*, ensure_ascii: bool) -> Callable[[Any], str]:
     InvalidArgument.
     """
     quote = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
-    # markers=None: no cycle bookkeeping; a cycle ends in RecursionError instead
-    chunks = cast(Any, json.encoder).c_make_encoder(
-        None, _not_json, quote, None, ": ", ", ", False, False, True
-    )
+    make_encoder = cast(Any, json.encoder).c_make_encoder
+    if make_encoder is None:  # pragma: no cover - an interpreter without the _json module
+        slow = json.JSONEncoder(ensure_ascii=ensure_ascii, default=_not_json).encode
+
+        def chunks(value: Any, _level: int) -> tuple[str]:
+            return (slow(value),)
+
+    else:
+        # markers=None: no cycle bookkeeping; a cycle ends in RecursionError instead
+        chunks = make_encoder(None, _not_json, quote, None, ": ", ", ", False, False, True)
 
     def encode(value: Any) -> str:
         try:

@@ -28,6 +28,7 @@ from hivemind_client.errors import (
     MetadataTooLarge,
     UnknownMessageType,
 )
+from hivemind_client.message import json_encoder
 from hivemind_client.validation import MAX_NESTING_DEPTH, validate_message, validate_message_fully
 
 
@@ -304,3 +305,38 @@ def test_fast_validation_equals_the_whole_schema(envelope: dict[str, Any]) -> No
         except (InvalidPayload, UnknownMessageType):
             outcomes.append("refused")
     assert outcomes[0] == outcomes[1], envelope
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+@pytest.mark.parametrize("c_encoder", [True, False])
+@given(value=JSON_VALUES)
+def test_json_encoder_writes_what_json_dumps_writes(
+    ensure_ascii: bool, c_encoder: bool, value: Any
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        if not c_encoder:  # an interpreter without the _json module
+            patch.setattr(json.encoder, "c_make_encoder", None)
+        encode = json_encoder(ensure_ascii=ensure_ascii)
+    assert encode(value) == json.dumps(value, ensure_ascii=ensure_ascii)
+
+
+@pytest.mark.parametrize("c_encoder", [True, False])
+def test_data_that_is_not_json_is_an_invalid_argument(c_encoder: bool) -> None:
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    with pytest.MonkeyPatch.context() as patch:
+        if not c_encoder:
+            patch.setattr(json.encoder, "c_make_encoder", None)
+        encode = json_encoder(ensure_ascii=False)
+    for bad in ({"a": object()}, cyclic, {(1, 2): 3}, [b"bytes"]):
+        with pytest.raises(InvalidArgument):
+            encode(bad)
+    with pytest.raises(InvalidArgument):
+        HiveMessage("bus", Message("speak", {"a": {1, 2}})).serialize()
