@@ -142,6 +142,30 @@ def test_auto_compression_rescues_large_metadata() -> None:
     assert decode_frame(frame).metadata == metadata
 
 
+@pytest.mark.parametrize("msg_type", ["bin", "bus"])
+@given(
+    metadata=st.one_of(
+        st.binary(max_size=700),
+        st.text("ab{}", max_size=700).map(str.encode),  # compressible: both choices happen
+    ),
+    payload=st.binary(max_size=300),
+)
+def test_auto_compression_is_the_shorter_frame(msg_type: str, metadata: bytes, payload: bytes) -> None:
+    # compressed=None: the shorter of the two frames, uncompressed on a tie, compressed when only
+    # that fits (BINARY decides on the metadata alone, with its zlib remembered)
+    choices = []
+    for compressed in (False, True):
+        with contextlib.suppress(MetadataTooLarge):
+            choices.append(encode_frame(msg_type, metadata, payload, compressed=compressed))
+    if not choices:
+        with pytest.raises(MetadataTooLarge):
+            encode_frame(msg_type, metadata, payload, compressed=None)
+        return
+    expected = min(choices, key=len)  # min keeps the first (uncompressed) on a tie
+    for _ in range(2):  # the second time through the metadata cache
+        assert encode_frame(msg_type, metadata, payload, compressed=None) == expected
+
+
 def test_metadata_too_large_even_compressed() -> None:
     import os
 
