@@ -137,6 +137,19 @@ def test_bus_is_delivered_and_dispatched(router: SatelliteRouter) -> None:
     assert message.raw_payload["context"]["destination"] == "skills"  # type: ignore[index]
 
 
+def test_delivered_message_shares_nothing_with_the_received_one(router: SatelliteRouter) -> None:
+    data = {"utterance": "hi", "nested": {"list": [1, {"deep": "x"}]}}
+    context = {"session": {"session_id": "other", "pipeline": ["a", {"b": 1}]}, "skill": {"k": []}}
+    message = HiveMessage(T.BUS, {"type": "speak", "data": data, "context": context})
+    before = copy.deepcopy(message.as_dict)
+    (delivered,) = _delivered(router.handle(message, NOW))
+    delivered.data["nested"]["list"][1]["deep"] = "changed"
+    delivered.data["nested"]["list"].append(2)
+    delivered.context["session"]["pipeline"][1]["b"] = 2
+    delivered.context["skill"]["k"].append(1)
+    assert message.as_dict == before
+
+
 def test_forged_verified_source_is_stripped(router: SatelliteRouter) -> None:
     actions = router.handle(_bus(**{VERIFIED_SOURCE_KEY: "forged"}), NOW)
     assert VERIFIED_SOURCE_KEY not in _delivered(actions)[0].context
