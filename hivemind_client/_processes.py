@@ -15,11 +15,50 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
-__all__ = ["CloseAtExit", "die_with_parent", "free_port", "kill_group", "port_open"]
+__all__ = [
+    "CloseAtExit",
+    "die_with_parent",
+    "free_port",
+    "hub_environment",
+    "kill_group",
+    "port_open",
+]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def hub_environment(
+    home: Path, bin_dir: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a hub's child processes, isolated from the caller's.
+
+    HOME and the XDG directories point under ``home`` (``.config``, ``.local/share``,
+    ``.cache``, ``.local/state``), ``bin_dir`` leads PATH, and the caller's own XDG, virtualenv,
+    Python and OVOS/Mycroft settings are left out; ``extra`` is applied last.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("XDG_", "VIRTUAL_ENV", "PYTHON", "OVOS_", "MYCROFT_"))
+    }
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_STATE_HOME": str(home / ".local" / "state"),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -40,6 +40,7 @@ from hivemind_client._processes import (
     CloseAtExit,
     die_with_parent,
     free_port,
+    hub_environment,
     kill_group,
     port_open,
 )
@@ -322,25 +323,8 @@ class LocalHub:
     @property
     def env(self) -> dict[str, str]:
         """The children's environment: HOME and XDG directories inside the work directory."""
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("XDG_", "VIRTUAL_ENV", "PYTHON", "OVOS_", "MYCROFT_"))
-        }
-        env.update(
-            {
-                "HOME": str(self.home),
-                "XDG_CONFIG_HOME": str(self.home / ".config"),
-                "XDG_DATA_HOME": str(self.home / ".local" / "share"),
-                "XDG_CACHE_HOME": str(self.home / ".cache"),
-                "XDG_STATE_HOME": str(self.home / ".local" / "state"),
-                "TMPDIR": str(self.work / "tmp"),  # the hub's lock files go with the rest
-                "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-            }
-        )
-        return env
+        # the hub's lock files go with the rest
+        return hub_environment(self.home, self.bin_dir, {"TMPDIR": str(self.work / "tmp")})
 
     def __enter__(self) -> LocalHub:
         return self

@@ -81,6 +81,7 @@ port_open = _processes.port_open
 kill_group = _processes.kill_group
 die_with_parent = _processes.die_with_parent
 CloseAtExit = _processes.CloseAtExit
+hub_environment = _processes.hub_environment
 
 
 def wait_port(
@@ -247,24 +248,7 @@ class RunningHub:
     @property
     def env(self) -> dict[str, str]:
         """Environment every child gets: HOME and the XDG dirs point into tmp_dir."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("XDG_", "VIRTUAL_ENV", "PYTHON", "OVOS_", "MYCROFT_"))
-        }
-        env.update(
-            {
-                "HOME": str(self.home),
-                "XDG_CONFIG_HOME": str(self.config_home),
-                "XDG_DATA_HOME": str(self.data_home),
-                "XDG_CACHE_HOME": str(self.cache_home),
-                "XDG_STATE_HOME": str(self.state_home),
-                "PATH": f"{self.venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-            }
-        )
-        return env
+        return hub_environment(self.home, self.venv / "bin")
 
     # ---- context manager ---------------------------------------------------------------------
 
