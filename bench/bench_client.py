@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from worker import oracle_python  # noqa: E402
 
 from hivemind_client import Message  # noqa: E402
-from hivemind_client.client import HiveMessageBusClient  # noqa: E402
+from hivemind_client.sync.client import HiveMessageBusClient  # noqa: E402
 from tests.e2e.hubs import DEFAULT_PASSWORD, RunningHub  # noqa: E402
 
 

@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from hubs import DEFAULT_PASSWORD, RunningHub  # noqa: E402  (stdlib only)
 
 from hivemind_client import Message  # noqa: E402
-from hivemind_client.client import HiveMessageBusClient  # noqa: E402
 from hivemind_client.identity import NodeIdentity  # noqa: E402
-from hivemind_client.noise_session import derive_psk  # noqa: E402
+from hivemind_client.security.hivemind_noise import derive_psk  # noqa: E402
+from hivemind_client.sync.client import HiveMessageBusClient  # noqa: E402
 
 __all__ = ["main"]
 

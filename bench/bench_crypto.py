@@ -30,14 +30,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from worker import LineWorker  # noqa: E402
 
-from hivemind_client.crypto import (  # noqa: E402
+from hivemind_client.security.aead import (  # noqa: E402
     CIPHERS,
     open_binary,
     open_json,
     seal_binary,
     seal_json,
 )
-from hivemind_client.encodings import TextEncoding  # noqa: E402
+from hivemind_client.security.encodings import TextEncoding  # noqa: E402
 
 # A BUS message as a client sends it (the shape of HiveMessage.serialize()): 252 bytes.
 MESSAGE = json.dumps(

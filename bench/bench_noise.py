@@ -22,8 +22,8 @@ sys.path.insert(0, str(HERE))
 
 from timing import best_time  # noqa: E402
 
-from hivemind_client.noise import HandshakeState  # noqa: E402
-from hivemind_client.noise_session import NoiseTransport, derive_psk  # noqa: E402
+from hivemind_client.security.hivemind_noise import NoiseTransport, derive_psk  # noqa: E402
+from hivemind_client.security.noise import HandshakeState  # noqa: E402
 
 __all__ = ["main"]
 

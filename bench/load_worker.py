@@ -109,7 +109,7 @@ class Ours(Side):
         super().__init__(args)
         sys.path.insert(0, str(ROOT))
         from hivemind_client import BinaryPayloadType, HiveMessage, Message
-        from hivemind_client.client import HiveMessageBusClient
+        from hivemind_client.sync.client import HiveMessageBusClient
 
         self.client_class, self.message, self.hive = HiveMessageBusClient, Message, HiveMessage
         self.audio = BinaryPayloadType.RAW_AUDIO

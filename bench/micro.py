@@ -63,8 +63,13 @@ from hivemind_client import (  # noqa: E402
     decode_binary,
     encode_binary,
 )
-from hivemind_client.crypto import open_binary, open_json, seal_binary, seal_json  # noqa: E402
-from hivemind_client.transport import _build_frame  # noqa: E402
+from hivemind_client.security.aead import (  # noqa: E402
+    open_binary,
+    open_json,
+    seal_binary,
+    seal_json,
+)
+from hivemind_client.sync.transport import _build_frame  # noqa: E402
 
 CODEC_OPS = ("bus_encode", "bus_decode", "bin_encode", "bin_decode")
 CRYPTO_OPS = ("json_seal", "json_open", "bin_seal", "bin_open")

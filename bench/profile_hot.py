@@ -42,10 +42,15 @@ from hivemind_client import (  # noqa: E402
     decode_binary,
     encode_binary,
 )
-from hivemind_client.client import HiveMessageBusClient  # noqa: E402
-from hivemind_client.crypto import open_binary, open_json, seal_binary, seal_json  # noqa: E402
-from hivemind_client.session import LegacyLink, NoiseLink  # noqa: E402
-from hivemind_client.transport import _build_frame  # noqa: E402
+from hivemind_client.core.session import LegacyLink, NoiseLink  # noqa: E402
+from hivemind_client.security.aead import (  # noqa: E402
+    open_binary,
+    open_json,
+    seal_binary,
+    seal_json,
+)
+from hivemind_client.sync.client import HiveMessageBusClient  # noqa: E402
+from hivemind_client.sync.transport import _build_frame  # noqa: E402
 
 CIPHER = "AES-GCM"
 

@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from hivemind_client import HiveMindError, decode_binary, decode_frame, encode_frame
-from hivemind_client.message_types import HiveMessageType
+from hivemind_client.wire.message_types import HiveMessageType
 
 from .impl import OperationFailed, Operations, Unsupported
 

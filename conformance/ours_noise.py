@@ -1,4 +1,4 @@
-"""Conformance operations of the ``noise`` suite, answered by hivemind_client.noise(_session).
+"""Conformance operations of the ``noise`` suite, answered by hivemind_client.security.noise(_session).
 
 Inputs and outputs are the vector fields (hex strings, JSON objects); a HiveMindError raised
 here propagates, and the caller turns it into its code.
@@ -10,13 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 from hivemind_client.errors import InvalidArgument
-from hivemind_client.noise import HandshakeState, TransportCiphers, x25519_public_key
-from hivemind_client.noise_session import (
+from hivemind_client.security.hivemind_noise import (
     DEFAULT_MAX_REASSEMBLY,
     NoiseTransport,
     build_prologue,
     derive_psk,
 )
+from hivemind_client.security.noise import HandshakeState, TransportCiphers, x25519_public_key
 
 __all__ = ["OPERATIONS"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hivemind_client.crypto import open_binary, open_json, seal_binary, seal_json
-from hivemind_client.encodings import decode_text, encode_text
 from hivemind_client.errors import InvalidArgument
-from hivemind_client.handshake import PasswordHandshake, RsaHandshake
-from hivemind_client.intercom import open_intercom
+from hivemind_client.security.aead import open_binary, open_json, seal_binary, seal_json
+from hivemind_client.security.encodings import decode_text, encode_text
+from hivemind_client.security.intercom import open_intercom
+from hivemind_client.security.legacy_handshake import PasswordHandshake, RsaHandshake
 
 __all__ = ["OPERATIONS"]
 

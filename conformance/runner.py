@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hivemind_client import HiveMindError
-from hivemind_client.validation import validate_conformance_file
+from hivemind_client.wire.validation import validate_conformance_file
 
 from .impl import Implementation, OperationFailed, Unsupported, VectorFailed
 from .suites import SUITES

@@ -4,13 +4,6 @@ Layers, bottom up: ``frame`` (binary frames <-> bytes), ``message`` and ``codec`
 <-> JSON text and binary frames, validated against ``schema/``), ``errors`` (one hierarchy).
 """
 
-from hivemind_client.codec import (
-    decode_binary,
-    decode_json,
-    encode_binary,
-    encode_json,
-    message_from_dict,
-)
 from hivemind_client.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -38,7 +31,14 @@ from hivemind_client.errors import (
     UnsupportedVersion,
     error_codes,
 )
-from hivemind_client.frame import (
+from hivemind_client.wire.codec import (
+    decode_binary,
+    decode_json,
+    encode_binary,
+    encode_json,
+    message_from_dict,
+)
+from hivemind_client.wire.frame import (
     DEFAULT_MAX_INFLATED_SIZE,
     FRAME_FORMAT_VERSION,
     MAX_METADATA_SIZE,
@@ -46,9 +46,9 @@ from hivemind_client.frame import (
     decode_frame,
     encode_frame,
 )
-from hivemind_client.message import HiveMessage, Message, MessageLike
-from hivemind_client.message_types import BinaryPayloadType, HiveMessageType
-from hivemind_client.validation import validate_message
+from hivemind_client.wire.message import HiveMessage, Message, MessageLike
+from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
+from hivemind_client.wire.validation import validate_message
 
 __version__ = "0.1.0"
 

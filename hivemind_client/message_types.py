@@ -1,41 +1,6 @@
-"""The message type and binary subtype enumerations of the HiveMind protocol."""
+"""Moved to :mod:`hivemind_client.wire.message_types`; this path keeps existing imports working."""
 
-from __future__ import annotations
+from hivemind_client.wire import message_types as _moved
+from hivemind_client.wire.message_types import *  # noqa: F403
 
-from enum import Enum, IntEnum
-
-__all__ = ["BinaryPayloadType", "HiveMessageType"]
-
-
-class HiveMessageType(str, Enum):
-    """Message types, valued by their wire strings (``msg_type`` in JSON)."""
-
-    HANDSHAKE = "shake"
-    BUS = "bus"
-    SHARED_BUS = "shared_bus"
-    BROADCAST = "broadcast"
-    PROPAGATE = "propagate"
-    ESCALATE = "escalate"
-    HELLO = "hello"
-    QUERY = "query"
-    CASCADE = "cascade"
-    PING = "ping"
-    RENDEZVOUS = "rendezvous"
-    THIRDPRTY = "3rdparty"
-    BINARY = "bin"
-    INTERCOM = "intercom"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class BinaryPayloadType(IntEnum):
-    """The 4-bit subtype of BINARY frames: how to read the raw payload."""
-
-    UNDEFINED = 0
-    RAW_AUDIO = 1
-    NUMPY_IMAGE = 2
-    FILE = 3
-    STT_AUDIO_TRANSCRIBE = 4
-    STT_AUDIO_HANDLE = 5
-    TTS_AUDIO = 6
+__all__ = list(_moved.__all__)

@@ -8,10 +8,38 @@ import pkgutil
 import hivemind_client
 
 PUBLIC_MODULES = [
-    name
-    for _, name, _ in pkgutil.iter_modules(hivemind_client.__path__)
-    if not name.startswith("_") and name != "cli"
+    name.removeprefix("hivemind_client.")
+    for _, name, _ in pkgutil.walk_packages(hivemind_client.__path__, "hivemind_client.")
+    if not any(part.startswith("_") for part in name.split(".")[1:])
+    and not name.startswith("hivemind_client.cli")
 ]
+
+# Where each module of the old flat layout lives now; the old path re-exports it.
+MOVED = {
+    "message_types": "wire.message_types",
+    "frame": "wire.frame",
+    "message": "wire.message",
+    "validation": "wire.validation",
+    "codec": "wire.codec",
+    "encodings": "security.encodings",
+    "crypto": "security.aead",
+    "handshake": "security.legacy_handshake",
+    "intercom": "security.intercom",
+    "noise": "security.noise",
+    "noise_session": "security.hivemind_noise",
+    "session": "core.session",
+    "events": "core.events",
+    "routing": "satellite.routing",
+    "cascade": "satellite.cascade",
+    "hivemap": "satellite.hivemap",
+    "transport": "sync.transport",
+    "client": "sync.client",
+    "identity": "identity.node_identity",
+}
+
+
+def test_layers_are_walked() -> None:
+    assert {"wire.frame", "core.session", "sync.client", "identity"} <= set(PUBLIC_MODULES)
 
 
 def test_every_module_declares_all() -> None:
@@ -38,3 +66,18 @@ def test_package_reexports_the_whole_error_hierarchy() -> None:
     from hivemind_client import errors
 
     assert set(errors.__all__) <= set(hivemind_client.__all__)
+
+
+def test_old_flat_paths_reexport_the_moved_modules() -> None:
+    for old, new in MOVED.items():
+        shim = importlib.import_module(f"hivemind_client.{old}")
+        moved = importlib.import_module(f"hivemind_client.{new}")
+        assert moved.__all__, new
+        for symbol in moved.__all__:
+            assert getattr(shim, symbol) is getattr(moved, symbol), f"{old}.{symbol}"
+
+
+def test_console_script_entry_point_resolves() -> None:
+    from hivemind_client.cli import main
+
+    assert callable(main)

@@ -12,7 +12,7 @@ import pytest
 import referencing
 
 from hivemind_client.errors import InvalidPayload, UnknownMessageType
-from hivemind_client.validation import validate_conformance_file, validate_message
+from hivemind_client.wire.validation import validate_conformance_file, validate_message
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = sorted((ROOT / "schema").glob("*.schema.json"))

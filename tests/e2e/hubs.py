@@ -63,10 +63,10 @@ class HubError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------
-# small helpers: the process helpers are the package's own (hivemind_client/_processes.py),
+# small helpers: the process helpers are the package's own (hivemind_client/cli/processes.py),
 # loaded by file path so this module still runs under the reference's interpreter.
 def _load_processes() -> Any:
-    path = ROOT / "hivemind_client" / "_processes.py"
+    path = ROOT / "hivemind_client" / "cli" / "processes.py"
     spec = importlib.util.spec_from_file_location("_hivemind_processes", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

@@ -13,9 +13,9 @@ from datetime import datetime
 import pytest
 
 from hivemind_client import HiveMessage, Message
-from hivemind_client.client import HiveMessageBusClient
 from hivemind_client.errors import ConnectionFailed, HandshakeFailed
-from hivemind_client.transport import ReconnectPolicy
+from hivemind_client.sync.client import HiveMessageBusClient
+from hivemind_client.sync.transport import ReconnectPolicy
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 

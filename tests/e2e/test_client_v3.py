@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from hivemind_client import HiveMessage, Message
-from hivemind_client.client import HiveMessageBusClient
 from hivemind_client.errors import HandshakeFailed
 from hivemind_client.identity import NodeIdentity
-from hivemind_client.transport import ReconnectPolicy
+from hivemind_client.sync.client import HiveMessageBusClient
+from hivemind_client.sync.transport import ReconnectPolicy
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 

@@ -17,7 +17,7 @@ written before the failure can be lost, and that nothing is delivered twice.
 Defects met on the way shape the scenarios:
 - client.py used to run its reconnect-queue flush on two threads at once when the application
   emitted while the reader thread flushed (a duplicate here, at the hub); fixed, with the
-  regression test tests/test_misbehaving_hub.py::test_two_flushes_of_the_reconnect_queue_neither_duplicate_nor_lose.
+  regression test tests/sync/test_misbehaving_hub.py::test_two_flushes_of_the_reconnect_queue_neither_duplicate_nor_lose.
   The streams below emit during reconnects on purpose.
 - hivemind-core 4.0.0 rewrites its JSON client database (clients.json) in place on every BUS
   message; a SIGKILL in the middle leaves it empty, and the restarted hub then refuses every
@@ -50,8 +50,8 @@ from typing import Any
 import pytest
 
 from hivemind_client import HiveMindError, Message
-from hivemind_client.client import HiveMessageBusClient
-from hivemind_client.transport import ReconnectPolicy
+from hivemind_client.sync.client import HiveMessageBusClient
+from hivemind_client.sync.transport import ReconnectPolicy
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 

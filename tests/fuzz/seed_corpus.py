@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hivemind_client.codec import encode_binary  # noqa: E402
-from hivemind_client.crypto import seal_binary, seal_json  # noqa: E402
-from hivemind_client.encodings import ENCODINGS  # noqa: E402
-from hivemind_client.message import HiveMessage, Message  # noqa: E402
+from hivemind_client.security.aead import seal_binary, seal_json  # noqa: E402
+from hivemind_client.security.encodings import ENCODINGS  # noqa: E402
+from hivemind_client.wire.codec import encode_binary  # noqa: E402
+from hivemind_client.wire.message import HiveMessage, Message  # noqa: E402
 from tests.fuzz import targets  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"

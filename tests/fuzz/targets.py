@@ -23,12 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hivemind_client import handshake as handshake_module
-from hivemind_client.codec import decode_binary, decode_json, encode_binary
-from hivemind_client.crypto import Cipher, open_binary, open_json, seal_binary, seal_json
-from hivemind_client.encodings import ENCODINGS, decode_text, encode_text
-from hivemind_client.errors import HiveMindError
-from hivemind_client.events import (
+from hivemind_client.security import legacy_handshake as handshake_module
+from hivemind_client.core.events import (
     ConnectionClosed,
     ConnectionFailed,
     HandshakeCompleted,
@@ -36,17 +32,21 @@ from hivemind_client.events import (
     MessageDropped,
     MessageReceived,
 )
-from hivemind_client.frame import decode_frame, encode_frame
-from hivemind_client.handshake import (
+from hivemind_client.core.session import ClientSession, LegacyLink, SessionConfig, SessionState
+from hivemind_client.errors import HiveMindError
+from hivemind_client.security.aead import Cipher, open_binary, open_json, seal_binary, seal_json
+from hivemind_client.security.encodings import ENCODINGS, decode_text, encode_text
+from hivemind_client.security.legacy_handshake import (
     PasswordHandshake,
     RsaHandshake,
     _hashed_subject,
     negotiate,
 )
-from hivemind_client.message import HiveMessage, Message
-from hivemind_client.message_types import HiveMessageType
-from hivemind_client.session import ClientSession, LegacyLink, SessionConfig, SessionState
-from hivemind_client.validation import validate_message
+from hivemind_client.wire.codec import decode_binary, decode_json, encode_binary
+from hivemind_client.wire.frame import decode_frame, encode_frame
+from hivemind_client.wire.message import HiveMessage, Message
+from hivemind_client.wire.message_types import HiveMessageType
+from hivemind_client.wire.validation import validate_message
 
 __all__ = ["TARGETS", "Reader", "fast_kdf", "run"]
 
@@ -363,7 +363,7 @@ class _Hub:
 def _fuzz_hub_psk() -> bytes | None:
     """The v3 PSK for the fuzz hub's node_id, derived once (argon2id takes ~0.15 s)."""
     try:
-        from hivemind_client.noise_session import derive_psk
+        from hivemind_client.security.hivemind_noise import derive_psk
     except ImportError:  # pragma: no cover - older trees without protocol v3
         return None
     return derive_psk(_SESSION_PASSWORD, str(_HUB_HELLO["node_id"]))
@@ -373,7 +373,7 @@ def _fresh_store() -> Any:
     """A v3 key store with the fuzz hub's PSK cached (None where the session has no v3)."""
     if "noise_store" not in SessionConfig.__dataclass_fields__:
         return None
-    from hivemind_client.session import MemoryNoiseStore  # type: ignore[attr-defined]
+    from hivemind_client.core.session import MemoryNoiseStore  # type: ignore[attr-defined]
 
     store = MemoryNoiseStore()
     psk = _fuzz_hub_psk()

@@ -1,0 +1,547 @@
+"""The hive's topology, learned from PING floods: who answered, with which key, reached via whom.
+
+Every node answers a PING flood once with its own PING (``{flood_id, peer, site_id, timestamp,
+public_key, lang}``) inside a PROPAGATE, and each relay records a hop in the message's
+``route``. :class:`HiveMapper` folds those answers into :class:`NodeInfo` records and directed
+edges, and renders them as a dict, JSON (the reference's ``{"nodes": [...], "edges": [...]}``
+layout) or an ASCII tree rooted at this node.
+
+Route hops name nodes in two ways: hubs from hivemind-core 4.11 on stamp their own RSA public
+key (which is also the ``peer`` of their PING answers), while the hop a hub records for a
+client names the connection (``useragent::id::name::session``), not the ``name::session`` the
+client announces. The first hop of an answer is the connection its originator entered the mesh
+on, so the mapper remembers it as a *label* of that node; later routes naming the label resolve
+to the node.
+
+An edge ``source -> target`` means a message went from ``source`` to ``target`` (towards us, for
+PING answers). Everything is bounded: nodes, labels and edges (least recently seen first out),
+the per-flood de-duplication, and the size of the strings taken from the wire. No clock is
+read: callers pass ``received_at`` / ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from types import MappingProxyType
+from typing import Any
+
+from hivemind_client.errors import InvalidArgument
+from hivemind_client.wire.message import HiveMessage
+from hivemind_client.wire.message_types import HiveMessageType
+
+__all__ = [
+    "DEFAULT_FLOOD_CACHE_SIZE",
+    "DEFAULT_MAX_NODES",
+    "FloodCache",
+    "HiveMapper",
+    "NodeInfo",
+    "display_peer",
+]
+
+DEFAULT_MAX_NODES = 1024
+"""Nodes (and labels) a mapper keeps before forgetting the least recently heard."""
+
+DEFAULT_FLOOD_CACHE_SIZE = 4096
+"""Flood ids remembered for de-duplication."""
+
+_MAX_NAME_LENGTH = 1024  # peers and hop sources: an RSA-4096 PEM is ~800 characters
+_MAX_KEY_LENGTH = 4096  # an RSA-4096 public PEM is ~800 characters
+_MAX_SHORT_LENGTH = 256  # site ids, languages
+_MAX_ROUTE_HOPS = 64
+_MAX_HOP_TARGETS = 16
+_PEM_MARKER = "-----BEGIN"
+
+
+class FloodCache:
+    """A bounded set of flood ids, least recently used out first.
+
+    :meth:`check` tests and records in one step, which is what a flood handler needs ("answer
+    once per flood id").
+    """
+
+    def __init__(self, max_size: int = DEFAULT_FLOOD_CACHE_SIZE) -> None:
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise InvalidArgument("a flood cache needs max_size >= 1")
+        self._max_size = max_size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def max_size(self) -> int:
+        """How many flood ids are kept."""
+        return self._max_size
+
+    def check(self, flood_id: str) -> bool:
+        """True when ``flood_id`` was seen before; otherwise record it and return False."""
+        if flood_id in self._ids:
+            self._ids.move_to_end(flood_id)
+            return True
+        self.add(flood_id)
+        return False
+
+    def add(self, flood_id: str) -> None:
+        """Record ``flood_id`` (as the most recent)."""
+        self._ids[flood_id] = None
+        self._ids.move_to_end(flood_id)
+        while len(self._ids) > self._max_size:
+            self._ids.popitem(last=False)
+
+    def discard(self, flood_id: str) -> None:
+        """Forget ``flood_id`` if present."""
+        self._ids.pop(flood_id, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._ids.clear()
+
+    def __contains__(self, flood_id: object) -> bool:
+        return flood_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._ids))
+
+    def __repr__(self) -> str:
+        return f"FloodCache({len(self._ids)}/{self._max_size})"
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """What a node announced in its PING answer, and when we heard it."""
+
+    peer: str
+    site_id: str | None = None
+    timestamp: float | None = None  # the sender's clock when it built the PING
+    received_at: float | None = None  # our clock when it arrived (passed in by the caller)
+    public_key: str | None = None
+    lang: str | None = None
+    trusted: bool = False
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Receive time minus send time, in ms: a clock-difference estimate, not a round trip."""
+        if self.received_at is None or self.timestamp is None:
+            return None
+        return (self.received_at - self.timestamp) * 1000.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reference's node record: peer, site_id, timestamp, latency_ms, key, lang, trust."""
+        return {
+            "peer": self.peer,
+            "site_id": self.site_id,
+            "timestamp": self.timestamp,
+            "latency_ms": self.latency_ms,
+            "public_key": self.public_key,
+            "lang": self.lang,
+            "trusted": self.trusted,
+        }
+
+
+def display_peer(peer: str) -> str:
+    """A peer short enough for a tree: a PEM key becomes ``key:`` and 12 hex digits."""
+    if _PEM_MARKER in peer:
+        normalized = "\n".join(line.strip() for line in peer.strip().splitlines() if line.strip())
+        return "key:" + hashlib.sha256(normalized.encode()).hexdigest()[:12]
+    return peer
+
+
+class HiveMapper:
+    """Collects PING answers into a topology (see the module docstring).
+
+    ``trust`` (for example ``NodeIdentity.is_trusted``) marks nodes whose announced public key
+    is trusted as they are learned; :meth:`mark_trusted_nodes` re-marks them all. ``max_nodes``
+    bounds nodes and labels (edges: eight per node); ``max_floods`` bounds the floods whose
+    answers are de-duplicated (an answer repeated after its flood was forgotten is recorded
+    again, harmlessly).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_nodes: int = DEFAULT_MAX_NODES,
+        max_floods: int = 64,
+        trust: Callable[[str], bool] | None = None,
+    ) -> None:
+        if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+            raise InvalidArgument("a mapper needs max_nodes >= 1")
+        if isinstance(max_floods, bool) or not isinstance(max_floods, int) or max_floods < 1:
+            raise InvalidArgument("a mapper needs max_floods >= 1")
+        self._max_nodes = max_nodes
+        self._max_floods = max_floods
+        self._max_edges = 8 * max_nodes
+        self._trust = trust
+        self._nodes: OrderedDict[str, NodeInfo] = OrderedDict()
+        self._labels: OrderedDict[str, str] = OrderedDict()  # route label -> peer
+        self._edges: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+        self._edge_count = 0
+        # flood id -> peers already folded in for it
+        self._seen: OrderedDict[str, set[str]] = OrderedDict()
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def nodes(self) -> Mapping[str, NodeInfo]:
+        """Read-only view: peer to :class:`NodeInfo`."""
+        return MappingProxyType(self._nodes)
+
+    @property
+    def node_count(self) -> int:
+        """How many nodes are known."""
+        return len(self._nodes)
+
+    @property
+    def edges(self) -> dict[str, set[str]]:
+        """A copy of the edges: source to the set of targets it sent to."""
+        return {source: set(targets) for source, targets in self._edges.items()}
+
+    @property
+    def max_nodes(self) -> int:
+        """The node bound."""
+        return self._max_nodes
+
+    def resolve(self, name: str) -> str:
+        """The node peer a route name stands for (a learned label resolves to its node)."""
+        return self._labels.get(name, name)
+
+    def node_for(self, name: str) -> NodeInfo | None:
+        """The node a peer id, route label or public key names, if known."""
+        node = self._nodes.get(self.resolve(name))
+        if node is not None or _PEM_MARKER not in name:
+            return node
+        wanted = _normalize_pem(name)
+        for candidate in self._nodes.values():
+            if candidate.public_key and _normalize_pem(candidate.public_key) == wanted:
+                return candidate
+        return None
+
+    def public_key_of(self, name: str) -> str | None:
+        """The public key a node announced, looked up by peer id, label or key."""
+        if _PEM_MARKER in name:
+            return name
+        node = self.node_for(name)
+        return node.public_key if node is not None else None
+
+    def is_peer_trusted(self, name: str) -> bool:
+        """Whether the node behind ``name`` was marked trusted."""
+        node = self.node_for(name)
+        return node is not None and node.trusted
+
+    # -- learning -----------------------------------------------------------------------------
+    def start_ping(self, flood_id: str) -> None:
+        """Begin collecting answers to our own flood (forgets earlier answers to that id)."""
+        self._seen.pop(flood_id, None)
+        self._remember_flood(flood_id, set())
+
+    def observe_ping(
+        self,
+        message: HiveMessage,
+        *,
+        received_at: float | None = None,
+        route: Iterable[Any] | None = None,
+    ) -> bool:
+        """Fold one PING answer in; True when it was new for its flood and was recorded.
+
+        ``message`` is the PING or the PROPAGATE carrying it; the route is the outer
+        message's (falling back to the inner one) unless ``route`` is given. Malformed answers
+        are ignored (False), never raised.
+        """
+        hops: Any = route
+        if message.msg_type is HiveMessageType.PROPAGATE:
+            raw = message.raw_payload
+            if not isinstance(raw, dict) or raw.get("msg_type") != HiveMessageType.PING.value:
+                return False
+            inner_payload = raw.get("payload")
+            if hops is None:
+                hops = message.route or raw.get("route") or []
+        elif message.msg_type is HiveMessageType.PING:
+            inner_payload = message.raw_payload
+            if hops is None:
+                hops = message.route
+        else:
+            return False
+        if not isinstance(inner_payload, dict):
+            return False
+        flood_id = inner_payload.get("flood_id")
+        peer = inner_payload.get("peer")
+        if not _is_name(flood_id, _MAX_NAME_LENGTH) or not _is_name(peer, _MAX_NAME_LENGTH):
+            return False
+        assert isinstance(flood_id, str) and isinstance(peer, str)
+        seen = self._seen.get(flood_id)
+        if seen is None:
+            seen = set()
+            self._remember_flood(flood_id, seen)
+        else:
+            self._seen.move_to_end(flood_id)
+        if peer in seen:
+            return False
+        if len(seen) < self._max_nodes:  # beyond that, repeats are only re-recorded
+            seen.add(peer)
+
+        public_key = _optional_str(inner_payload.get("public_key"), _MAX_KEY_LENGTH)
+        node = NodeInfo(
+            peer=peer,
+            site_id=_optional_str(inner_payload.get("site_id"), _MAX_SHORT_LENGTH),
+            timestamp=_optional_number(inner_payload.get("timestamp")),
+            received_at=_optional_number(received_at),
+            public_key=public_key,
+            lang=_optional_str(inner_payload.get("lang"), _MAX_SHORT_LENGTH),
+            trusted=bool(public_key and self._trust is not None and self._trust(public_key)),
+        )
+        self._labels.pop(peer, None)  # a real peer id is never a label of another node
+        self._nodes.pop(peer, None)
+        self._nodes[peer] = node
+        while len(self._nodes) > self._max_nodes:
+            old_peer, _ = self._nodes.popitem(last=False)
+            self._forget_node(old_peer)
+        self._learn_route(peer, _clean_route(hops))
+        return True
+
+    on_ping = observe_ping
+
+    def mark_trusted_nodes(self, trust: Callable[[str], bool] | Mapping[str, str]) -> None:
+        """Re-mark every node: a predicate on public keys, or an ``{alias: pem}`` mapping."""
+        check: Callable[[str], bool]
+        if isinstance(trust, Mapping):
+            keys = {_normalize_pem(value) for value in trust.values() if isinstance(value, str)}
+
+            def check_mapping(pem: str) -> bool:
+                return _normalize_pem(pem) in keys
+
+            check = check_mapping
+        else:
+            check = trust
+        self._trust = check
+        for node in self._nodes.values():
+            node.trusted = bool(node.public_key and check(node.public_key))
+
+    def prune(self, now: float, max_age: float) -> int:
+        """Forget nodes not heard from for more than ``max_age`` seconds; returns how many."""
+        stale = [
+            peer
+            for peer, node in self._nodes.items()
+            if node.received_at is not None and now - node.received_at > max_age
+        ]
+        for peer in stale:
+            del self._nodes[peer]
+            self._forget_node(peer)
+        return len(stale)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._nodes.clear()
+        self._labels.clear()
+        self._edges.clear()
+        self._edge_count = 0
+        self._seen.clear()
+
+    # -- output -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """``{"nodes": [node records], "edges": [{"source", "target"}]}`` (reference layout)."""
+        return {
+            "nodes": [node.to_dict() for node in self._nodes.values()],
+            "edges": [
+                {"source": source, "target": target}
+                for source, targets in self._edges.items()
+                for target in targets
+            ],
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def render_tree(self, root_peer: str | None = None) -> str:
+        """An ASCII tree from this node outwards: each node under the relay that reached it.
+
+        Nodes no relay reached hang off the root. A node reachable along several paths is drawn
+        in full once and shown as ``(see above)`` afterwards, so the output stays linear in the
+        size of the map (cycles included); PEM peers are shortened with :func:`display_peer`.
+        """
+        if not self._nodes and not self._edges:
+            return "[No nodes discovered]"
+        # message flow is source -> target (towards us), so a display parent is a target
+        children: dict[str, list[str]] = {}
+        has_parent: set[str] = set()
+        for source, targets in self._edges.items():
+            for target in targets:
+                children.setdefault(target, []).append(source)
+                has_parent.add(source)
+        every = [*self._nodes, *self._edges]
+        for targets in self._edges.values():
+            every.extend(targets)
+        order = [name for name in dict.fromkeys(every) if name != root_peer]
+        top = list(children.get(root_peer, [])) if root_peer is not None else []
+        top += [name for name in order if name not in has_parent and name not in top]
+        reached: set[str] = set()
+
+        def mark(start: str) -> None:
+            stack = [start]
+            while stack:
+                name = stack.pop()
+                if name not in reached:
+                    reached.add(name)
+                    stack.extend(children.get(name, []))
+
+        for name in top:
+            mark(name)
+        for name in order:  # members of a cycle nothing else leads to
+            if name not in reached:
+                top.append(name)
+                mark(name)
+
+        lines = ["[self]" if root_peer is None else f"[self] {self._label(root_peer)}"]
+        drawn: set[str] = set() if root_peer is None else {root_peer}
+        stack: list[tuple[str, str, bool]] = [
+            (name, "", index == len(top) - 1) for index, name in reversed(list(enumerate(top)))
+        ]
+        while stack:  # iterative: a long relay chain must not hit the recursion limit
+            name, prefix, last = stack.pop()
+            connector = "└── " if last else "├── "
+            if name in drawn:
+                lines.append(f"{prefix}{connector}{display_peer(name)} (see above)")
+                continue
+            drawn.add(name)
+            lines.append(f"{prefix}{connector}{self._label(name)}")
+            kids = children.get(name, [])
+            extension = prefix + ("    " if last else "│   ")
+            stack.extend(
+                (kid, extension, index == len(kids) - 1)
+                for index, kid in reversed(list(enumerate(kids)))
+            )
+        return "\n".join(lines)
+
+    def to_ascii(self, root_peer: str | None = None) -> str:
+        """Reference-compatible name of :meth:`render_tree`."""
+        return self.render_tree(root_peer)
+
+    def _label(self, name: str | None) -> str:
+        if name is None:
+            return ""
+        text = display_peer(name)
+        node = self._nodes.get(name)
+        if node is None:
+            return text
+        if node.site_id:
+            text += f"  site={node.site_id}"
+        latency = node.latency_ms
+        if latency is not None:
+            text += f"  latency={latency:.0f}ms"
+        if node.trusted:
+            text += "  [trusted]"
+        return text
+
+    # -- internals ----------------------------------------------------------------------------
+    def _remember_flood(self, flood_id: str, seen: set[str]) -> None:
+        self._seen[flood_id] = seen
+        while len(self._seen) > self._max_floods:
+            self._seen.popitem(last=False)
+
+    def _learn_route(self, peer: str, hops: list[tuple[str, list[str]]]) -> None:
+        if not hops:
+            return
+        first = hops[0][0]
+        if first != peer and first not in self._nodes and _PEM_MARKER not in first:
+            # the connection label the originator's first hub gave it (a PEM names a node)
+            self._set_label(first, peer)
+        for (earlier, _), (later, _) in pairwise(hops):
+            # a hub stamps its key, then the next hub records the link it came in on
+            if _PEM_MARKER in earlier and _PEM_MARKER not in later and later not in self._nodes:
+                node = self.node_for(earlier)
+                self._set_label(later, node.peer if node is not None else earlier)
+        chain = [peer]
+        for source, _ in hops:
+            name = self.resolve(source)
+            if name != chain[-1]:
+                chain.append(name)
+        for source, target in pairwise(chain):
+            self._add_edge(source, target)
+        for source, targets in hops:
+            for target in targets:
+                resolved_source, resolved_target = self.resolve(source), self.resolve(target)
+                if resolved_source != resolved_target:
+                    self._add_edge(resolved_source, resolved_target)
+
+    def _set_label(self, label: str, owner: str) -> None:
+        self._labels.pop(label, None)
+        self._labels[label] = owner
+        while len(self._labels) > self._max_nodes:
+            self._labels.popitem(last=False)
+
+    def _add_edge(self, source: str, target: str) -> None:
+        targets = self._edges.get(source)
+        if targets is None:
+            targets = self._edges[source] = OrderedDict()
+        else:
+            self._edges.move_to_end(source)
+        if target not in targets:
+            targets[target] = None
+            self._edge_count += 1
+        while self._edge_count > self._max_edges and self._edges:
+            _, dropped = self._edges.popitem(last=False)
+            self._edge_count -= len(dropped)
+
+    def _forget_node(self, peer: str) -> None:
+        for label in [label for label, owner in self._labels.items() if owner == peer]:
+            del self._labels[label]
+        dropped = self._edges.pop(peer, None)
+        if dropped is not None:
+            self._edge_count -= len(dropped)
+        for targets in self._edges.values():
+            if peer in targets:
+                del targets[peer]
+                self._edge_count -= 1
+        for source in [source for source, targets in self._edges.items() if not targets]:
+            del self._edges[source]
+
+    def __repr__(self) -> str:
+        return f"HiveMapper(nodes={len(self._nodes)}, edges={self._edge_count})"
+
+
+def _normalize_pem(pem: str) -> str:
+    return "\n".join(line.strip() for line in pem.strip().splitlines() if line.strip())
+
+
+def _is_name(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def _optional_str(value: Any, limit: int) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _optional_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _clean_route(route: Any) -> list[tuple[str, list[str]]]:
+    """Well-formed hops only (bounded): ``(source, [targets])``; consecutive repeats merged."""
+    if not isinstance(route, list | tuple):
+        return []
+    hops: list[tuple[str, list[str]]] = []
+    for hop in route[:_MAX_ROUTE_HOPS]:
+        if not isinstance(hop, Mapping):
+            continue
+        source = hop.get("source")
+        if not _is_name(source, _MAX_NAME_LENGTH):
+            continue
+        assert isinstance(source, str)
+        raw_targets = hop.get("targets")
+        targets = (
+            [t for t in raw_targets[:_MAX_HOP_TARGETS] if _is_name(t, _MAX_NAME_LENGTH)]
+            if isinstance(raw_targets, list)
+            else []
+        )
+        if hops and hops[-1][0] == source:
+            hops[-1][1].extend(t for t in targets if t not in hops[-1][1])
+            continue
+        hops.append((source, targets))
+    return hops

@@ -1,0 +1,518 @@
+"""The message model: OVOS ``Message`` and ``HiveMessage``.
+
+``HiveMessage`` keeps the reference client's attribute and method names (``payload``,
+``metadata``, ``route``, ``as_dict``, ``serialize``, ``update_hop_data`` ...), so code written
+against ``hivemind_bus_client`` keeps working; construction is stricter (every problem is a
+:class:`~hivemind_client.errors.HiveMindError`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, Protocol, TypeAlias, cast, runtime_checkable
+
+from hivemind_client.errors import InvalidArgument, InvalidJSON, InvalidPayload, UnknownMessageType
+from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
+from hivemind_client.wire.validation import validate_message
+
+__all__ = [
+    "decode_json",
+    "message_from_dict",
+    "WRAPPER_TYPES",
+    "HiveMessage",
+    "Message",
+    "MessageLike",
+    "as_ovos_dict",
+    "encode_utf8_json",
+    "json_encoder",
+    "json_tree_copy",
+    "parse_json_object",
+]
+
+JSONObject: TypeAlias = dict[str, Any]
+
+# Prebuilt codecs: json.dumps/loads with options build a new encoder or decoder on every call.
+_decode_json = json.JSONDecoder().decode
+
+
+def _not_json(value: object) -> NoReturn:
+    raise InvalidArgument(f"a {type(value).__name__} is not JSON-encodable")
+
+
+def json_encoder(*, ensure_ascii: bool) -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=...)`` with the defaults, about 1 us cheaper per call.
+
+    The stdlib's C encoder is built once (json.JSONEncoder.encode builds one per call). Data
+    that is not JSON (an unknown type, a cycle, nesting past the recursion limit) raises
+    InvalidArgument.
+    """
+    quote = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    make_encoder = cast(Any, json.encoder).c_make_encoder
+    if make_encoder is None:  # pragma: no cover - an interpreter without the _json module
+        slow = json.JSONEncoder(ensure_ascii=ensure_ascii, default=_not_json).encode
+
+        def chunks(value: Any, _level: int) -> tuple[str]:
+            return (slow(value),)
+
+    else:
+        # markers=None: no cycle bookkeeping; a cycle ends in RecursionError instead
+        chunks = make_encoder(None, _not_json, quote, None, ": ", ", ", False, False, True)
+
+    def encode(value: Any) -> str:
+        try:
+            return "".join(chunks(value, 0))
+        except InvalidArgument:
+            raise
+        except RecursionError:
+            raise InvalidArgument("data nests too deeply (or refers to itself) for JSON") from None
+        except (TypeError, ValueError) as exc:  # keys of other types, and the like
+            raise InvalidArgument(f"data is not JSON-encodable: {exc}") from None
+
+    return encode
+
+
+_encode_utf8_json = json_encoder(ensure_ascii=False)
+
+WRAPPER_TYPES = frozenset(
+    {
+        HiveMessageType.BROADCAST,
+        HiveMessageType.PROPAGATE,
+        HiveMessageType.ESCALATE,
+        HiveMessageType.QUERY,
+        HiveMessageType.CASCADE,
+    }
+)
+"""Types whose payload is a complete nested HiveMessage."""
+
+_BUS_TYPES = frozenset({HiveMessageType.BUS, HiveMessageType.SHARED_BUS})
+
+
+@runtime_checkable
+class MessageLike(Protocol):
+    """Anything shaped like an OVOS bus message (``ovos_bus_client.Message`` included)."""
+
+    msg_type: str
+    data: Any
+    context: Any
+
+
+def parse_json_object(text: str | bytes, what: str = "message") -> JSONObject:
+    """Parse JSON text that must hold an object; errors are InvalidJSON."""
+    try:
+        value = _decode_json(text if isinstance(text, str) else text.decode())
+    except UnicodeDecodeError:
+        raise InvalidJSON(f"{what} is not UTF-8 text") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJSON(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+class Message:
+    """A small OVOS-compatible bus message: ``type``, ``data`` and ``context``."""
+
+    __slots__ = ("context", "data", "msg_type")
+
+    def __init__(
+        self,
+        msg_type: str,
+        data: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.msg_type = msg_type
+        self.data: dict[str, Any] = dict(data) if data else {}
+        self.context: dict[str, Any] = dict(context) if context else {}
+
+    @property
+    def as_dict(self) -> JSONObject:
+        """The wire form ``{"type", "data", "context"}``."""
+        return {"type": self.msg_type, "data": self.data, "context": self.context}
+
+    def serialize(self) -> str:
+        """JSON text as OVOS writes it (default separators, UTF-8 kept)."""
+        return _encode_utf8_json(self.as_dict)
+
+    @classmethod
+    def deserialize(cls, value: str | bytes | Mapping[str, Any]) -> Message:
+        """Build from JSON text or a mapping with at least ``type``."""
+        obj = parse_json_object(value, "bus message") if isinstance(value, str | bytes) else value
+        msg_type = obj.get("type")
+        if not isinstance(msg_type, str):
+            raise InvalidArgument("a bus message needs a 'type' string")
+        return cls(
+            msg_type, _mapping_or_empty(obj.get("data")), _mapping_or_empty(obj.get("context"))
+        )
+
+    def forward(self, msg_type: str, data: Mapping[str, Any] | None = None) -> Message:
+        """A new message with the same context (the conversation continues)."""
+        return Message(msg_type, data, copy.deepcopy(self.context))
+
+    def reply(
+        self,
+        msg_type: str,
+        data: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Message:
+        """An answer: source and destination swap, extra ``context`` is merged in."""
+        new_context = copy.deepcopy(self.context)
+        new_context.update(context or {})
+        if "source" in self.context:
+            new_context["destination"] = self.context["source"]
+        if "destination" in self.context:
+            new_context["source"] = self.context["destination"]
+        return Message(msg_type, data, new_context)
+
+    def response(
+        self, data: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None
+    ) -> Message:
+        """The conventional ``<type>.response`` reply."""
+        return self.reply(self.msg_type + ".response", data, context)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.as_dict == other.as_dict
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Message({self.msg_type!r}, data={self.data!r}, context={self.context!r})"
+
+
+def encode_utf8_json(value: Any) -> str:
+    """JSON text with default separators and UTF-8 kept, as OVOS and the reference write it."""
+    return _encode_utf8_json(value)
+
+
+def json_tree_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON (dicts, lists, scalars), several times cheaper than
+    ``copy.deepcopy``: a JSON tree has no shared or cyclic parts to keep track of."""
+    if isinstance(value, dict):
+        return {key: json_tree_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_tree_copy(item) for item in value]
+    return value
+
+
+def _mapping_or_empty(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"expected a JSON object, got {type(value).__name__}")
+    return dict(value)
+
+
+def as_ovos_dict(message: Any) -> JSONObject:
+    """The ``{"type", "data", "context"}`` dict of any OVOS-like message."""
+    if isinstance(message, Message):
+        return message.as_dict
+    if isinstance(message, MessageLike):
+        return {
+            "type": message.msg_type,
+            "data": _mapping_or_empty(message.data),
+            "context": _mapping_or_empty(message.context),
+        }
+    raise InvalidArgument(f"not a bus message: {type(message).__name__}")
+
+
+class HiveMessage:
+    """One HiveMind message: a type, a payload and routing fields.
+
+    The payload is stored in its wire form: a JSON object (``dict``) for every type but
+    BINARY, whose payload is ``bytes``. ``payload`` returns it as the richest object its type
+    allows: a :class:`Message` for BUS and SHARED_BUS, a nested :class:`HiveMessage` for the
+    wrapping types, the dict or bytes otherwise.
+    """
+
+    __slots__ = (
+        "_bin_type",
+        "_metadata",
+        "_msg_type",
+        "_node",
+        "_payload",
+        "_route",
+        "_source_peer",
+        "_target_peers",
+        "_target_pubkey",
+        "_target_site_id",
+    )
+
+    def __init__(
+        self,
+        msg_type: HiveMessageType | str,
+        payload: HiveMessage | MessageLike | Mapping[str, Any] | str | bytes | None = None,
+        node: str | None = None,
+        source_peer: str | None = None,
+        route: list[dict[str, Any]] | None = None,
+        target_peers: list[str] | None = None,
+        target_site_id: str | None = None,
+        target_pubkey: str | None = None,
+        bin_type: BinaryPayloadType | int = BinaryPayloadType.UNDEFINED,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        try:
+            self._msg_type = HiveMessageType(msg_type)
+        except ValueError:
+            raise UnknownMessageType(f"unknown msg_type {msg_type!r}") from None
+        if self._msg_type is HiveMessageType.BINARY:
+            if not isinstance(payload, bytes | bytearray | memoryview):
+                raise InvalidArgument("a BINARY message needs a bytes payload")
+            if not 0 <= int(bin_type) <= 15:
+                raise InvalidArgument(f"bin_type {bin_type} does not fit 4 bits")
+            self._payload: JSONObject | bytes = bytes(payload)
+        else:
+            if bin_type:
+                raise InvalidArgument("bin_type is only meaningful for BINARY messages")
+            self._payload = _payload_dict(payload)
+        self._bin_type = int(bin_type)
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidArgument("metadata must be a mapping")
+        self._metadata: JSONObject = dict(metadata) if metadata else {}
+        self._node = node
+        self._source_peer = source_peer
+        self._route: list[dict[str, Any]] = list(route) if route else []
+        self._target_peers: list[str] = list(target_peers) if target_peers else []
+        self._target_site_id = target_site_id
+        self._target_pubkey = target_pubkey
+
+    @classmethod
+    def _trusted(
+        cls,
+        msg_type: HiveMessageType,
+        payload: JSONObject | bytes,
+        metadata: JSONObject,
+        bin_type: int = 0,
+    ) -> HiveMessage:
+        """Build from decoded, validated parts without re-checking them (the decoders' fast path)."""
+        message = cls.__new__(cls)
+        message._msg_type = msg_type
+        message._payload = payload
+        message._metadata = metadata
+        message._bin_type = bin_type
+        message._node = message._source_peer = message._target_site_id = message._target_pubkey = (
+            None
+        )
+        message._route = payload.get("route") or [] if msg_type in WRAPPER_TYPES else []  # type: ignore[union-attr]
+        message._target_peers = []
+        return message
+
+    @classmethod
+    def from_dict(cls, envelope: Mapping[str, Any]) -> HiveMessage:
+        """Build from an already validated JSON envelope.
+
+        BINARY has no JSON payload (the schema forbids one), so its payload is empty bytes here.
+        """
+        binary = envelope["msg_type"] == HiveMessageType.BINARY.value
+        return cls(
+            envelope["msg_type"],
+            b"" if binary else envelope.get("payload") or {},
+            node=envelope.get("node"),
+            source_peer=envelope.get("source_peer"),
+            route=envelope.get("route"),
+            target_site_id=envelope.get("target_site_id"),
+            target_pubkey=envelope.get("target_pubkey"),
+            metadata=envelope.get("metadata"),
+        )
+
+    # -- fields -----------------------------------------------------------------------------
+    @property
+    def msg_type(self) -> HiveMessageType:
+        """The message type (a ``str`` enum equal to its wire string)."""
+        return self._msg_type
+
+    @property
+    def payload(self) -> Any:
+        """The payload as :class:`Message`, :class:`HiveMessage`, ``dict`` or ``bytes``."""
+        if self._msg_type in _BUS_TYPES:
+            return Message.deserialize(cast(JSONObject, self._payload))
+        if self._msg_type in WRAPPER_TYPES:
+            return HiveMessage.from_dict(cast(JSONObject, self._payload))
+        return self._payload
+
+    @payload.setter
+    def payload(self, payload: Any) -> None:
+        if self._msg_type is HiveMessageType.BINARY:
+            if not isinstance(payload, bytes | bytearray | memoryview):
+                raise InvalidArgument("a BINARY message needs a bytes payload")
+            self._payload = bytes(payload)
+        else:
+            self._payload = _payload_dict(payload)
+
+    @property
+    def raw_payload(self) -> JSONObject | bytes:
+        """The payload exactly as stored: the wire dict, or bytes for BINARY."""
+        return self._payload
+
+    @property
+    def metadata(self) -> JSONObject:
+        """Free-form metadata (QUERY/CASCADE ids, BINARY audio parameters ...)."""
+        return self._metadata
+
+    @property
+    def bin_type(self) -> BinaryPayloadType | int:
+        """The BINARY subtype (an enum member when the protocol assigns the value)."""
+        try:
+            return BinaryPayloadType(self._bin_type)
+        except ValueError:
+            return self._bin_type
+
+    @property
+    def route(self) -> list[dict[str, Any]]:
+        """Hops this message took: ``[{"source": peer, "targets": [...]}, ...]``."""
+        return self._route
+
+    @property
+    def node_id(self) -> str | None:
+        """The node that last handled this message (per hop, reset by each receiver)."""
+        return self._node
+
+    @property
+    def source_peer(self) -> str | None:
+        """The peer this message arrived from (per hop)."""
+        return self._source_peer
+
+    @property
+    def target_peers(self) -> list[str]:
+        """Peers this node will send the message to (never serialized)."""
+        return self._target_peers
+
+    @property
+    def target_site_id(self) -> str | None:
+        """Site filter for BROADCAST/PROPAGATE/ESCALATE."""
+        return self._target_site_id
+
+    @property
+    def target_public_key(self) -> str | None:
+        """INTERCOM recipient (RSA public key, PEM)."""
+        return self._target_pubkey
+
+    target_pubkey = target_public_key
+
+    # -- wire forms -------------------------------------------------------------------------
+    @property
+    def as_dict(self) -> JSONObject:
+        """The JSON envelope (BINARY messages have none and raise InvalidArgument)."""
+        if isinstance(self._payload, bytes):
+            raise InvalidArgument(
+                "BINARY messages travel only as binary frames; they have no JSON form"
+            )
+        return {
+            "msg_type": self._msg_type.value,
+            "payload": self._payload,
+            "metadata": self._metadata,
+            "route": self._route,
+            "node": self._node,
+            "target_site_id": self._target_site_id,
+            "target_pubkey": self._target_pubkey,
+            "source_peer": self._source_peer,
+        }
+
+    @property
+    def as_json(self) -> str:
+        """JSON text of :attr:`as_dict`, as the reference writes it (UTF-8 kept)."""
+        return _encode_utf8_json(self.as_dict)
+
+    def serialize(self) -> str:
+        """Same as :attr:`as_json`."""
+        return self.as_json
+
+    @staticmethod
+    def deserialize(payload: str | bytes | Mapping[str, Any]) -> HiveMessage:
+        """Parse and validate a JSON envelope (text or mapping)."""
+        if isinstance(payload, str | bytes):
+            return decode_json(payload)
+        return message_from_dict(dict(payload))
+
+    # -- routing helpers --------------------------------------------------------------------
+    def update_hop_data(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        """Record this hop in :attr:`route` (once per source peer), merging ``data`` into it."""
+        if not self._route or self._route[-1].get("source") != self._source_peer:
+            self._route.append({"source": self._source_peer, "targets": list(self._target_peers)})
+        if data or kwargs:
+            self._route[-1].update(dict(data or {}, **kwargs))
+
+    def replace_route(self, route: list[dict[str, Any]]) -> None:
+        """Replace the whole route."""
+        self._route = list(route)
+
+    def update_source_peer(self, peer: str) -> HiveMessage:
+        """Set the peer this message came from; returns self for chaining."""
+        self._source_peer = peer
+        return self
+
+    def add_target_peer(self, peer: str) -> None:
+        """Add a peer to send to."""
+        self._target_peers.append(peer)
+
+    def remove_target_peer(self, peer: str) -> None:
+        """Remove a peer to send to, if present."""
+        if peer in self._target_peers:
+            self._target_peers.remove(peer)
+
+    # -- dict-style access to the payload, as the reference offers --------------------------
+    def __getitem__(self, item: str) -> Any:
+        if isinstance(self._payload, bytes):
+            raise InvalidArgument("a BINARY payload has no items")
+        return self._payload.get(item)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if isinstance(self._payload, bytes):
+            raise InvalidArgument("a BINARY payload has no items")
+        self._payload[key] = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HiveMessage):
+            return NotImplemented
+        return (
+            self._msg_type is other._msg_type
+            and self._payload == other._payload
+            and self._metadata == other._metadata
+            and self._bin_type == other._bin_type
+            and self._route == other._route
+            and self._node == other._node
+            and self._source_peer == other._source_peer
+            and self._target_site_id == other._target_site_id
+            and self._target_pubkey == other._target_pubkey
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        if isinstance(self._payload, bytes):
+            return (
+                f"HiveMessage(BINARY, {len(self._payload)} bytes, "
+                f"bin_type={self.bin_type!r}, metadata={self._metadata!r})"
+            )
+        return f"HiveMessage({self._msg_type.name}, payload={self._payload!r})"
+
+    __str__ = __repr__
+
+
+def _payload_dict(payload: Any) -> JSONObject:
+    if payload is None:
+        return {}
+    if isinstance(payload, dict):
+        return payload
+    if isinstance(payload, HiveMessage):
+        return payload.as_dict
+    if isinstance(payload, Message | MessageLike):
+        return as_ovos_dict(payload)
+    if isinstance(payload, Mapping):
+        return dict(payload)
+    if isinstance(payload, str | bytes):
+        return parse_json_object(payload, "payload")
+    raise InvalidArgument(f"a payload must be a JSON object, not {type(payload).__name__}")
+
+
+def message_from_dict(envelope: dict[str, Any]) -> HiveMessage:
+    """Validate a decoded JSON envelope and build the message."""
+    validate_message(envelope)
+    return HiveMessage.from_dict(envelope)
+
+
+def decode_json(text: str | bytes) -> HiveMessage:
+    """Parse and validate a JSON text frame."""
+    return message_from_dict(parse_json_object(text))

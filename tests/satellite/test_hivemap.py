@@ -1,0 +1,429 @@
+"""HiveMapper, NodeInfo and FloodCache: topology from PING answers, output formats, bounds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from Crypto.PublicKey import RSA
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hivemind_client.errors import InvalidArgument
+from hivemind_client.identity import public_key_fingerprint
+from hivemind_client.satellite.hivemap import FloodCache, HiveMapper, NodeInfo, display_peer
+from hivemind_client.wire.message import HiveMessage
+from hivemind_client.wire.message_types import HiveMessageType
+
+REF_07 = Path(__file__).resolve().parents[2] / ".venvs" / "ref-0.7" / "bin" / "python"
+
+
+@cache
+def _hub_keys() -> tuple[str, str]:
+    """Two real RSA-2048 public keys standing for two hubs (hubs >= 4.11 are named by them)."""
+    return tuple(  # type: ignore[return-value]
+        RSA.generate(2048).public_key().export_key().decode() for _ in range(2)
+    )
+
+
+def _answer(
+    peer: str,
+    route: list[dict[str, Any]] | None = None,
+    *,
+    flood_id: str = "flood-1",
+    site_id: str | None = None,
+    public_key: str | None = None,
+    timestamp: float = 100.0,
+    lang: str | None = "en-us",
+) -> HiveMessage:
+    ping = HiveMessage(
+        HiveMessageType.PING,
+        {
+            "flood_id": flood_id,
+            "peer": peer,
+            "site_id": site_id,
+            "timestamp": timestamp,
+            "public_key": public_key,
+            "lang": lang,
+        },
+    )
+    return HiveMessage(HiveMessageType.PROPAGATE, ping, route=route or [])
+
+
+def _mesh() -> tuple[HiveMapper, str, str]:
+    """us <- hub H <- (satellite a::1, hub H2 <- satellite b::2), routes as hivemind-core 5.x writes them."""
+    hub, hub2 = _hub_keys()
+    mapper = HiveMapper()
+    assert mapper.observe_ping(
+        _answer(hub, [{"source": hub, "targets": [hub]}], site_id="home", public_key=hub),
+        received_at=100.25,
+    )
+    assert mapper.observe_ping(
+        _answer(
+            "a::1",
+            [{"source": "ua::1::a::1", "targets": []}, {"source": hub, "targets": [hub]}],
+            site_id="kitchen",
+        ),
+        received_at=100.5,
+    )
+    assert mapper.observe_ping(
+        _answer(
+            hub2,
+            [
+                {"source": hub2, "targets": [hub2]},
+                {"source": "ua::5::h2::x", "targets": []},
+                {"source": hub, "targets": [hub]},
+            ],
+            public_key=hub2,
+        ),
+        received_at=100.5,
+    )
+    assert mapper.observe_ping(
+        _answer(
+            "b::2",
+            [
+                {"source": "ua::7::b::2", "targets": []},
+                {"source": hub2, "targets": []},
+                {"source": "ua::5::h2::x", "targets": []},
+                {"source": hub, "targets": [hub]},
+            ],
+            site_id="attic",
+        ),
+        received_at=101.0,
+    )
+    return mapper, hub, hub2
+
+
+# -- learning ---------------------------------------------------------------------------------
+def test_node_records_and_latency() -> None:
+    mapper = HiveMapper()
+    assert mapper.node_count == 0
+    assert mapper.observe_ping(_answer("a::1", site_id="kitchen"), received_at=100.5)
+    node = mapper.nodes["a::1"]
+    assert node == NodeInfo("a::1", "kitchen", 100.0, 100.5, None, "en-us", False)
+    assert node.latency_ms == 500.0
+    assert NodeInfo("x").latency_ms is None
+    assert mapper.node_count == 1
+
+
+def test_one_record_per_peer_and_flood() -> None:
+    mapper = HiveMapper()
+    assert mapper.observe_ping(_answer("a::1"), received_at=1.0)
+    assert not mapper.observe_ping(_answer("a::1"), received_at=2.0)  # same flood, same peer
+    assert mapper.observe_ping(_answer("b::2"), received_at=2.0)
+    assert mapper.observe_ping(_answer("a::1", flood_id="flood-2", site_id="new"), received_at=3.0)
+    assert mapper.nodes["a::1"].site_id == "new" and mapper.node_count == 2
+    mapper.start_ping("flood-1")  # our new flood with that id: answers count again
+    assert mapper.observe_ping(_answer("a::1"), received_at=4.0)
+
+
+def test_accepts_bare_ping_and_reference_name() -> None:
+    mapper = HiveMapper()
+    outer = _answer("a::1", [{"source": "ua::1::a::1", "targets": []}])
+    inner = HiveMessage.from_dict(outer.raw_payload)  # type: ignore[arg-type]
+    assert mapper.on_ping(inner, received_at=1.0, route=outer.route)
+    assert mapper.resolve("ua::1::a::1") == "a::1"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"peer": "a"},
+        {"flood_id": "f"},
+        {"flood_id": "", "peer": "a"},
+        {"flood_id": "f", "peer": 3},
+        {"flood_id": "f", "peer": "x" * 5000},
+        {"flood_id": ["f"], "peer": "a"},
+    ],
+)
+def test_malformed_answers_are_ignored(payload: dict[str, Any]) -> None:
+    mapper = HiveMapper()
+    message = HiveMessage(HiveMessageType.PROPAGATE, HiveMessage(HiveMessageType.PING, payload))
+    assert mapper.observe_ping(message) is False
+    assert mapper.node_count == 0
+
+
+def test_odd_field_values_are_not_trusted_blindly() -> None:
+    mapper = HiveMapper()
+    payload = {
+        "flood_id": "f",
+        "peer": "a",
+        "site_id": 7,
+        "timestamp": True,
+        "public_key": ["k"],
+        "lang": None,
+    }
+    message = HiveMessage(HiveMessageType.PROPAGATE, HiveMessage(HiveMessageType.PING, payload))
+    assert mapper.observe_ping(message, received_at=float("nan"))
+    assert mapper.nodes["a"] == NodeInfo("a")
+    # not a PING at all
+    bus = HiveMessage(HiveMessageType.PROPAGATE, HiveMessage(HiveMessageType.BUS, {"type": "x"}))
+    assert not mapper.observe_ping(bus)
+    assert not mapper.observe_ping(HiveMessage(HiveMessageType.BUS, {"type": "x"}))
+
+
+def test_routes_become_labels_and_edges() -> None:
+    mapper, hub, hub2 = _mesh()
+    assert mapper.node_count == 4
+    # a client's hop names its connection; the mapper learns it as a label of the node
+    assert mapper.resolve("ua::1::a::1") == "a::1"
+    assert mapper.resolve("ua::7::b::2") == "b::2"
+    # the link hub H recorded for hub H2 (right after H2's own key hop) resolves to H2
+    assert mapper.resolve("ua::5::h2::x") == hub2
+    assert mapper.node_for("ua::7::b::2") is mapper.nodes["b::2"]
+    assert mapper.edges == {"a::1": {hub}, "b::2": {hub2}, hub2: {hub}}
+    # hubs are found by their key, whatever its line endings
+    assert mapper.node_for(hub.replace("\n", "\r\n")) is mapper.nodes[hub]
+    assert mapper.public_key_of(hub2) == hub2
+    assert mapper.public_key_of("ua::5::h2::x") == hub2
+    assert mapper.public_key_of("a::1") is None
+    assert mapper.public_key_of("nobody") is None
+
+
+def test_trust_marking() -> None:
+    hub, hub2 = _hub_keys()
+    mapper = HiveMapper(trust=lambda key: key == hub)
+    mapper.observe_ping(_answer(hub, public_key=hub))
+    mapper.observe_ping(_answer(hub2, public_key=hub2))
+    mapper.observe_ping(_answer("a::1"))
+    assert mapper.is_peer_trusted(hub) and not mapper.is_peer_trusted(hub2)
+    mapper.mark_trusted_nodes({"second": hub2 + "\n"})
+    assert mapper.is_peer_trusted(hub2) and not mapper.is_peer_trusted(hub)
+    assert not mapper.is_peer_trusted("a::1") and not mapper.is_peer_trusted("nobody")
+
+
+def test_prune_forgets_quiet_nodes() -> None:
+    mapper, hub, hub2 = _mesh()
+    assert mapper.prune(now=100.9, max_age=0.5) == 1  # the hub, heard at 100.25
+    assert hub not in mapper.nodes and hub not in mapper.edges
+    assert mapper.edges == {"b::2": {hub2}}  # edges into the hub went with it
+    assert mapper.resolve("ua::1::a::1") == "a::1"
+    assert mapper.prune(now=101.2, max_age=0.5) == 2  # a::1 and H2, heard at 100.5
+    assert list(mapper.nodes) == ["b::2"]
+    assert mapper.resolve("ua::1::a::1") == "ua::1::a::1"  # a label goes with its node
+    mapper.clear()
+    assert mapper.node_count == 0 and mapper.edges == {}
+
+
+# -- output -----------------------------------------------------------------------------------
+def test_to_dict_and_json_layout() -> None:
+    mapper, hub, hub2 = _mesh()
+    data = mapper.to_dict()
+    assert set(data) == {"nodes", "edges"}
+    assert data["nodes"][1] == {
+        "peer": "a::1",
+        "site_id": "kitchen",
+        "timestamp": 100.0,
+        "latency_ms": 500.0,
+        "public_key": None,
+        "lang": "en-us",
+        "trusted": False,
+    }
+    assert {"source": "b::2", "target": hub2} in data["edges"]
+    assert {"source": hub2, "target": hub} in data["edges"]
+    assert json.loads(mapper.to_json()) == data
+    assert mapper.to_json(indent=None) == json.dumps(data, ensure_ascii=False)
+
+
+def test_node_records_match_the_reference_mapper() -> None:
+    """Our node records equal hivemind_bus_client 0.7's for the same answers (its oracle)."""
+    if not REF_07.exists():
+        pytest.skip("reference 0.7 is not installed")
+    hub, _ = _hub_keys()
+    answers = [
+        (
+            "a::1",
+            "kitchen",
+            None,
+            100.0,
+            "en-us",
+            100.5,
+            [{"source": "ua::1::a::1", "targets": []}],
+        ),
+        (hub, "home", hub, 99.0, None, 100.0, [{"source": hub, "targets": [hub]}]),
+        ("a::1", "kitchen", None, 100.0, "en-us", 101.0, []),  # duplicate: ignored by both
+        ("b::2", None, None, 7, "pt-pt", 8, []),
+    ]
+    mapper = HiveMapper()
+    for peer, site, key, timestamp, lang, received, route in answers:
+        mapper.observe_ping(
+            _answer(peer, route, site_id=site, public_key=key, timestamp=timestamp, lang=lang),
+            received_at=received,
+        )
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from hivemind_bus_client.hive_map import HiveMapper
+        from hivemind_bus_client.message import HiveMessage, HiveMessageType
+        mapper = HiveMapper()
+        for peer, site, key, ts, lang, received, route in json.load(sys.stdin):
+            payload = {"flood_id": "flood-1", "peer": peer, "site_id": site,
+                       "timestamp": ts, "public_key": key, "lang": lang}
+            mapper.on_ping(HiveMessage(HiveMessageType.PING, payload, route=route),
+                           received_at=received)
+        print(json.dumps(mapper.to_dict()["nodes"]))
+        """
+    )
+    result = subprocess.run(
+        [str(REF_07), "-c", script],
+        input=json.dumps(answers),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    reference_nodes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert mapper.to_dict()["nodes"] == reference_nodes
+
+
+def test_render_tree() -> None:
+    mapper, hub, hub2 = _mesh()
+    h1, h2 = display_peer(hub), display_peer(hub2)
+    assert h1 == public_key_fingerprint(hub)
+    assert mapper.render_tree("me::s") == "\n".join(
+        [
+            "[self] me::s",
+            f"└── {h1}  site=home  latency=250ms",
+            "    ├── a::1  site=kitchen  latency=500ms",
+            f"    └── {h2}  latency=500ms",
+            "        └── b::2  site=attic  latency=1000ms",
+        ]
+    )
+    mapper.mark_trusted_nodes(lambda key: key == hub)
+    assert mapper.render_tree().splitlines()[:2] == [
+        "[self]",
+        f"└── {h1}  site=home  latency=250ms  [trusted]",
+    ]
+    assert mapper.to_ascii("me::s").startswith("[self] me::s")
+
+
+def test_render_tree_directly_answering_nodes_hang_off_the_root() -> None:
+    mapper = HiveMapper()
+    mapper.observe_ping(_answer("a::1"))
+    mapper.observe_ping(_answer("b::2", [{"source": "b::2", "targets": ["me::s"]}]))
+    assert mapper.render_tree("me::s") == "\n".join(["[self] me::s", "├── b::2", "└── a::1"])
+    assert HiveMapper().render_tree() == "[No nodes discovered]"
+
+
+def test_render_tree_survives_cycles_and_shared_paths() -> None:
+    mapper = HiveMapper()
+    # x and y relayed each other's answers: a cycle with no way in from the top
+    mapper.observe_ping(
+        _answer("x", [{"source": "x", "targets": []}, {"source": "y", "targets": []}])
+    )
+    mapper.observe_ping(
+        _answer("y", [{"source": "y", "targets": []}, {"source": "x", "targets": []}])
+    )
+    # z reached both r1 and r2, which both reach the top
+    mapper.observe_ping(_answer("z", [{"source": "z", "targets": ["r1", "r2"]}]))
+    tree = mapper.render_tree()
+    lines = tree.splitlines()
+    assert lines[0] == "[self]"
+    assert sum(line.split()[-1] == "x" for line in lines) == 1
+    assert any(line.endswith("x (see above)") or line.endswith("y (see above)") for line in lines)
+    assert any(line.endswith("z (see above)") for line in lines)
+    assert sum(line.endswith("── z") for line in lines) == 1
+
+
+def test_render_tree_long_chain_does_not_recurse() -> None:
+    mapper = HiveMapper(max_nodes=3000)
+    for index in range(1, 2500):
+        mapper.observe_ping(
+            _answer(
+                f"n{index}",
+                [
+                    {"source": f"n{index}", "targets": []},
+                    {"source": f"n{index - 1}", "targets": []},
+                ],
+            )
+        )
+    lines = mapper.render_tree().splitlines()
+    assert len(lines) == 2501  # "[self]", n0 .. n2499
+    assert lines[1] == "└── n0" and lines[-1].endswith("└── n2499")
+
+
+# -- bounds -----------------------------------------------------------------------------------
+def test_constructor_checks_bounds() -> None:
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(InvalidArgument):
+            HiveMapper(max_nodes=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument):
+            HiveMapper(max_floods=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument):
+            FloodCache(bad)  # type: ignore[arg-type]
+
+
+def test_least_recently_heard_node_goes_first() -> None:
+    mapper = HiveMapper(max_nodes=2)
+    mapper.observe_ping(_answer("a", [{"source": "ua::a", "targets": []}]))
+    mapper.observe_ping(_answer("b"))
+    mapper.observe_ping(_answer("a", flood_id="flood-2"))  # a heard again
+    mapper.observe_ping(_answer("c"))
+    assert list(mapper.nodes) == ["a", "c"]
+    mapper.observe_ping(_answer("d"))
+    assert list(mapper.nodes) == ["c", "d"]
+    assert mapper.resolve("ua::a") == "ua::a"  # a's label left with it
+
+
+_names = st.text(alphabet="abcxyz:-", min_size=1, max_size=6)
+_hops = st.lists(
+    st.fixed_dictionaries({"source": _names, "targets": st.lists(_names, max_size=3)}), max_size=6
+)
+
+
+@given(
+    st.lists(
+        st.tuples(_names, st.sampled_from(["f1", "f2", "f3", "f4", "f5"]), _hops), max_size=60
+    ),
+    st.integers(min_value=1, max_value=8),
+    st.integers(min_value=1, max_value=3),
+)
+def test_mapper_stays_bounded(
+    answers: list[tuple[str, str, list[dict[str, Any]]]], max_nodes: int, max_floods: int
+) -> None:
+    mapper = HiveMapper(max_nodes=max_nodes, max_floods=max_floods)
+    for peer, flood_id, route in answers:
+        mapper.observe_ping(_answer(peer, route, flood_id=flood_id), received_at=1.0)
+        assert mapper.node_count <= max_nodes
+        assert len(mapper._labels) <= max_nodes
+        assert len(mapper._seen) <= max_floods
+        assert mapper._edge_count == sum(len(t) for t in mapper.edges.values())
+        assert mapper._edge_count <= 8 * max_nodes
+    tree = mapper.render_tree("me")
+    assert tree.startswith("[self]") or tree == "[No nodes discovered]"
+
+
+def test_flood_cache_semantics() -> None:
+    cache_ = FloodCache(2)
+    assert cache_.max_size == 2
+    assert cache_.check("a") is False and cache_.check("a") is True
+    assert cache_.check("b") is False
+    assert cache_.check("a") is True  # a is now the most recent
+    assert cache_.check("c") is False  # evicts b, the least recently used
+    assert "b" not in cache_ and "a" in cache_ and len(cache_) == 2
+    assert list(cache_) == ["a", "c"]
+    cache_.discard("a")
+    assert "a" not in cache_
+    cache_.clear()
+    assert len(cache_) == 0
+
+
+@given(st.lists(st.text(max_size=4), max_size=200), st.integers(min_value=1, max_value=16))
+def test_flood_cache_bounded_and_exact_within_bound(ids: list[str], size: int) -> None:
+    cache_ = FloodCache(size)
+    recent: list[str] = []
+    for flood_id in ids:
+        seen = cache_.check(flood_id)
+        assert seen == (flood_id in recent)
+        if flood_id in recent:
+            recent.remove(flood_id)
+        recent.append(flood_id)
+        recent = recent[-size:]
+        assert len(cache_) <= size
+        assert list(cache_) == recent

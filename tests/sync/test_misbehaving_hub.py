@@ -1,0 +1,855 @@
+"""The real HiveMessageBusClient against a hub that misbehaves on purpose (tests/misbehaving_hub.py).
+
+Every scenario checks what the client does (refuses, drops and logs, closes, reconnects), that
+the reason reaches the application as an error code, and that closing the client leaves no
+thread behind. Loopback only; the whole file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import hashlib
+import ipaddress
+import logging
+import ssl
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from hivemind_client import HiveMessage, Message
+from hivemind_client.core.events import ConnectionClosed, Event, HandshakeCompleted
+from hivemind_client.core.session import ClientSession, SessionConfig
+from hivemind_client.errors import (
+    ConnectionFailed,
+    HandshakeFailed,
+    HiveMindError,
+    InvalidJSON,
+    InvalidPayload,
+    NotConnected,
+    PayloadTooLarge,
+)
+from hivemind_client.identity import NodeIdentity
+from hivemind_client.satellite.hivemap import DEFAULT_FLOOD_CACHE_SIZE, DEFAULT_MAX_NODES
+from hivemind_client.security.aead import seal_json
+from hivemind_client.security.intercom import seal_intercom
+from hivemind_client.security.legacy_handshake import RsaHandshake
+from hivemind_client.sync.client import HiveMessageBusClient
+from hivemind_client.sync.transport import ReconnectPolicy, Transport, build_url
+from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE, encode_frame
+
+from .misbehaving_hub import HubConnection, MisbehavingHub
+
+FAST = ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stable_after=0.0)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leak() -> Iterator[None]:
+    """Every thread a test starts (client, transport, dispatcher, hub) is gone after it."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    leaked: list[threading.Thread] = []
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"threads left running: {[t.name for t in leaked]}")
+
+
+@pytest.fixture
+def warnings(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.WARNING, logger="hivemind_client")
+    return caplog
+
+
+class Recorder:
+    """What the application sees: bus messages, and the connected/failed/disconnected events."""
+
+    def __init__(self, client: HiveMessageBusClient, *bus_types: str) -> None:
+        self.lock = threading.Lock()
+        self.bus: list[Message] = []
+        self.events: list[tuple[str, Any]] = []
+        for name in ("connected", "failed", "disconnected"):
+            client.on(name, lambda value, name=name: self._add(name, value))
+        for bus_type in bus_types:
+            client.on_mycroft(bus_type, self._bus)
+
+    def _add(self, name: str, value: Any) -> None:
+        with self.lock:
+            self.events.append((name, value))
+
+    def _bus(self, message: Message) -> None:
+        with self.lock:
+            self.bus.append(message)
+
+    def utterances(self) -> list[str]:
+        with self.lock:
+            return [m.data.get("utterance", "") for m in self.bus]
+
+    def named(self, name: str) -> list[Any]:
+        with self.lock:
+            return [value for event, value in self.events if event == name]
+
+    def wait(self, condition: Any, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.02)
+        return bool(condition())
+
+
+def _client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
+    options.setdefault("reconnect", FAST)
+    options.setdefault("handshake_timeout", 2.0)
+    options.setdefault("binarize", hub.binarize)
+    return HiveMessageBusClient(
+        key="misbehaving-key", password=hub.password, host=hub.host, port=hub.port, **options
+    )
+
+
+def _speak(text: str) -> HiveMessage:
+    return HiveMessage("bus", Message("speak", {"utterance": text}))
+
+
+def _codes(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The error codes the client logged, in order ("... (code)")."""
+    return [
+        record.getMessage().rsplit("(", 1)[-1].rstrip(")")
+        for record in caplog.records
+        if record.name.startswith("hivemind_client") and record.getMessage().endswith(")")
+    ]
+
+
+# -- before the handshake ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("garbage", "error", "code"),
+    [
+        ("not json", InvalidJSON, "invalid-json"),
+        (b"\x00\x01\x02", InvalidPayload, "invalid-payload"),
+        ('{"msg_type": "bus", "payload": {"type": "speak"}}', InvalidPayload, "invalid-payload"),
+        ('{"msg_type": "no-such-type", "payload": {}}', HiveMindError, "unknown-message-type"),
+    ],
+)
+def test_garbage_before_the_handshake_fails_connect_with_its_code(
+    garbage: str | bytes, error: type[HiveMindError], code: str
+) -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.ws.send(garbage)
+        await conn.wait_closed()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        started = time.monotonic()
+        with pytest.raises(error) as raised:
+            client.connect(timeout=10)
+        assert raised.value.code == code
+        assert time.monotonic() - started < 2
+        assert not client.connected
+    assert hub.connections == 1  # a first connection that fails is not retried
+    assert hub.script_errors == []
+
+
+def test_bytes_that_are_not_websocket_frames_fail_connect() -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.send_raw(b"\xff\xfe this is not a websocket frame")
+        await conn.wait_closed()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        with pytest.raises(ConnectionFailed) as raised:
+            client.connect(timeout=10)
+        assert raised.value.code == "connection-failed"
+    assert hub.connections == 1
+
+
+@pytest.mark.parametrize("stage", ["silent", "hello only", "no answer"])
+def test_a_handshake_that_never_completes_fails_connect_at_the_deadline(stage: str) -> None:
+    async def script(conn: HubConnection) -> None:
+        if stage != "silent":
+            await conn.send_hello()
+        if stage == "no answer":
+            await conn.send_offer()
+            await conn.read_request()
+        await asyncio.sleep(60)  # cancelled when the hub closes
+
+    with MisbehavingHub(script) as hub, _client(hub, handshake_timeout=1.0) as client:
+        started = time.monotonic()
+        with pytest.raises(HandshakeFailed, match="did not complete the handshake") as raised:
+            client.connect(timeout=10)
+        elapsed = time.monotonic() - started
+        assert raised.value.code == "handshake-failed"
+        assert 0.9 <= elapsed < 3
+    assert hub.connections == 1
+
+
+def test_a_hundred_mib_frame_before_the_handshake_fails_connect_unread() -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.stream_frame(100 * 1024 * 1024)
+        await conn.wait_closed()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        with pytest.raises(PayloadTooLarge) as raised:
+            client.connect(timeout=10)
+        assert raised.value.code == "payload-too-large"
+        assert "104857600 bytes" in str(raised.value)
+    assert hub.wait_for(lambda: len(hub.close_codes) == 1 and len(hub.streamed) == 1)
+    # The client sends close 1009, then closes a socket that still holds unread bytes of the
+    # frame, which makes the kernel send RST: the hub may see 1006 instead.
+    assert hub.close_codes[0] in (1009, 1006)
+    assert hub.streamed[0] < 32 * 1024 * 1024  # only what the socket buffers took
+
+
+# -- after the handshake ----------------------------------------------------------------------
+
+
+def test_garbage_after_the_handshake_is_dropped_logged_and_the_link_stays_up(
+    warnings: pytest.LogCaptureFixture,
+) -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.send_text("not json")
+        await conn.send_bytes(b"\x00 short binary garbage")
+        await conn.send_bytes(bytes(range(256)))
+        await conn.send_text('{"ciphertext": 1, "nonce": "AAAA"}')
+        assert conn.key is not None
+        for text in (
+            '{"msg_type": "no-such-type"}',
+            '{"msg_type": "bus", "payload": {"data": {}}}',
+        ):
+            await conn.send_text(
+                seal_json(text, conn.key, cipher=conn.cipher, encoding=conn.encoding)
+            )
+        await conn.send_sealed(_speak("still here"))
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: seen.utterances() == ["still here"])
+        assert client.connected
+        assert hub.connections == 1
+    assert _codes(warnings) == [
+        "invalid-json",
+        "authentication-failed",
+        "authentication-failed",
+        "invalid-payload",
+        "unknown-message-type",
+        "invalid-payload",
+    ]
+    assert hub.script_errors == []
+
+
+def test_cleartext_after_the_key_exists_never_reaches_the_bus(
+    warnings: pytest.LogCaptureFixture,
+) -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.send_text(_speak("cleartext").serialize())
+        await conn.send_sealed(_speak("sealed"))
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: "sealed" in seen.utterances())
+        time.sleep(0.1)
+        assert seen.utterances() == ["sealed"]
+    assert _codes(warnings) == ["invalid-payload"]
+    assert "cleartext message after the link was keyed" in warnings.text
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_tampered_ciphertext_is_refused(binary: bool, warnings: pytest.LogCaptureFixture) -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        sealed = conn.seal(_speak("tampered"), binary=binary)
+        if isinstance(sealed, bytes):
+            flipped = bytearray(sealed)
+            flipped[len(flipped) // 2] ^= 0x01
+            await conn.send_bytes(bytes(flipped))
+        else:
+            start = sealed.index('"ciphertext": "') + len('"ciphertext": "')
+            swapped = "B" if sealed[start] != "B" else "C"
+            await conn.send_text(sealed[:start] + swapped + sealed[start + 1 :])
+        await conn.send_sealed(_speak("intact"), binary=binary)
+        await conn.serve()
+
+    with MisbehavingHub(script, binarize=binary) as hub, _client(hub) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: "intact" in seen.utterances())
+        assert seen.utterances() == ["intact"]
+    assert _codes(warnings) == ["authentication-failed"]
+
+
+def test_a_zlib_bomb_is_refused_at_the_inflation_limit(
+    warnings: pytest.LogCaptureFixture,
+) -> None:
+    bomb_payload = (
+        b'{"type": "speak", "data": {"utterance": "'
+        + b"A" * (DEFAULT_MAX_INFLATED_SIZE + 1024)
+        + b'"}, "context": {}}'
+    )
+    bomb = encode_frame("bus", b"{}", bomb_payload, compressed=True)
+    assert len(bomb) < 64 * 1024  # about a thousand to one
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.send_bytes(conn.seal_frame(bomb))
+        await conn.send_sealed(_speak("after the bomb"), binary=True)
+        await conn.serve()
+
+    with MisbehavingHub(script, binarize=True) as hub, _client(hub) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: "after the bomb" in seen.utterances())
+        assert seen.utterances() == ["after the bomb"]
+        assert hub.connections == 1
+    assert _codes(warnings) == ["payload-too-large"]
+
+
+def test_a_hundred_mib_frame_is_refused_before_it_is_read_and_the_client_reconnects(
+    warnings: pytest.LogCaptureFixture,
+) -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        if conn.index == 0:
+            await conn.stream_frame(100 * 1024 * 1024)
+            await conn.wait_closed()
+            return
+        await conn.send_sealed(_speak("after the big frame"))
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: "after the big frame" in seen.utterances())
+        failed = seen.named("failed")
+        assert [error.code for error in failed] == ["payload-too-large"]
+        closed = seen.named("disconnected")
+        assert closed and isinstance(closed[0], ConnectionClosed) and closed[0].code == 1009
+        assert hub.wait_for(lambda: len(hub.streamed) == 1)  # the hub saw the client go
+    assert hub.connections == 2
+    assert hub.close_codes[0] in (1009, 1006)  # 1006: see the test before
+    assert hub.streamed[0] < 32 * 1024 * 1024
+    assert "payload-too-large" in _codes(warnings)
+
+
+def test_the_hubs_pings_are_answered() -> None:
+    latencies: list[float] = []
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        for _ in range(3):
+            pong = await conn.ws.ping(b"are you there")
+            latencies.append(await asyncio.wait_for(pong, 2))
+        await conn.send_sealed(_speak("pinged"))
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: seen.utterances() == ["pinged"])
+    assert len(latencies) == 3
+    assert hub.script_errors == []
+
+
+def test_half_a_frame_then_a_tcp_close_reconnects_and_delivers_nothing_partial() -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        if conn.index == 0:
+            payload = conn.seal(_speak("half")).encode()  # type: ignore[union-attr]
+            header = bytes([0x81, 126]) + len(payload).to_bytes(2, "big")
+            await conn.send_raw(header + payload[: len(payload) // 2])
+            await asyncio.sleep(0.1)
+            conn.abort()
+            return
+        await conn.send_sealed(_speak("whole"))
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: "whole" in seen.utterances())
+        assert seen.utterances() == ["whole"]
+        assert len(seen.named("disconnected")) == 1
+        assert seen.named("failed") == []
+    assert hub.connections == 2
+
+
+def test_a_stalled_handshake_after_a_reconnect_is_retried() -> None:
+    async def script(conn: HubConnection) -> None:
+        if conn.index == 1:  # the hub came back but never finishes the handshake
+            await conn.send_hello()
+            await conn.send_offer()
+            await asyncio.sleep(60)
+            return
+        await conn.handshake()
+        if conn.index == 0:
+            await conn.ws.close()
+            return
+        await conn.send_sealed(_speak("third time"))
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub, handshake_timeout=0.5) as client:
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: "third time" in seen.utterances())
+        assert [error.code for error in seen.named("failed")] == ["handshake-failed"]
+    assert hub.connections == 3
+
+
+def test_a_ping_flood_is_answered_once_per_flood_and_the_caches_stay_bounded() -> None:
+    floods = DEFAULT_FLOOD_CACHE_SIZE + 400  # more than the flood cache and the node map hold
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        for n in range(floods):
+            ping = HiveMessage(
+                "ping",
+                {
+                    "flood_id": f"flood-{n}",
+                    "peer": f"peer-{n}",
+                    "site_id": "elsewhere",
+                    "timestamp": 1.0,
+                    "public_key": None,
+                    "lang": "en-US",
+                },
+            )
+            sealed = conn.seal(HiveMessage("propagate", ping))
+            await conn.send_text(sealed)  # each flood id twice: answered once
+            await conn.send_text(sealed)
+        await conn.serve()
+
+    with MisbehavingHub(script, lifetime=60) as hub, _client(hub) as client:
+        client.connect(timeout=10)
+        assert hub.wait_for(lambda: len(hub.messages("propagate")) >= floods, timeout=40)
+        time.sleep(0.3)  # room for a (wrong) second answer to arrive
+        answers = [m.payload.payload["flood_id"] for m in hub.messages("propagate")]  # type: ignore[union-attr]
+        assert len(answers) == floods
+        assert set(answers) == {f"flood-{n}" for n in range(floods)}
+        router = client.router
+        assert router is not None
+        assert len(router.flood_cache) <= router.flood_cache.max_size
+        assert client.hive_map.node_count <= DEFAULT_MAX_NODES
+        assert client.connected
+
+
+def test_a_hub_that_stops_reading_for_a_while_loses_nothing() -> None:
+    count, size = 120, 256 * 1024  # 30 MiB: far more than the socket buffers hold
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await asyncio.sleep(2.0)  # not reading: the client's writes block, then resume
+        await conn.serve()
+
+    with MisbehavingHub(script, binarize=True) as hub, _client(hub) as client:
+        client.connect(timeout=10)
+        started = time.monotonic()
+        for n in range(count):
+            client.emit(HiveMessage("bin", n.to_bytes(4, "big") * (size // 4), bin_type=3))
+        assert time.monotonic() - started >= 1.0  # the writes did wait for the hub
+        assert hub.wait_for(lambda: len(hub.messages("bin")) == count, timeout=30)
+        received = [int.from_bytes(m.payload[:4], "big") for m in hub.messages("bin")]  # type: ignore[index]
+        assert received == list(range(count))
+        assert client.connected and client.queued == 0
+    assert hub.connections == 1
+
+
+def test_a_hub_that_never_reads_makes_send_give_up_and_the_link_is_rebuilt() -> None:
+    """Transport level: a frame that cannot be written within send_timeout ends the link
+    (half a frame cannot be taken back), send raises NotConnected (the client queues it)."""
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        if conn.index == 0:
+            await asyncio.sleep(60)  # never reads again
+        await conn.serve()
+
+    events: list[Event] = []
+    with MisbehavingHub(script, binarize=True) as hub:
+        transport = Transport(
+            build_url(hub.host, hub.port, "test", "misbehaving-key"),
+            lambda now: ClientSession(SessionConfig(password=hub.password), now=now),
+            events.append,
+            reconnect=FAST,
+            send_timeout=0.5,
+        )
+        transport.start()
+        try:
+            assert hub.wait_for(lambda: transport.ready)
+            blob = HiveMessage("bin", bytes(1024 * 1024), bin_type=3)
+            with pytest.raises(NotConnected, match="broke while sending"):
+                for _ in range(200):
+                    transport.send(blob)
+            assert hub.wait_for(lambda: hub.connections == 2 and transport.ready)
+            transport.send(HiveMessage("bin", b"after", bin_type=3))
+            assert hub.wait_for(lambda: any(m.payload == b"after" for m in hub.messages("bin")))
+        finally:
+            transport.close()
+    assert sum(isinstance(e, HandshakeCompleted) for e in events) == 2
+
+
+# -- regressions: bugs found here in session.py and client.py, fixed ------------------------
+
+
+def test_the_clients_own_messages_satisfy_our_schema() -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        client.connect(timeout=10)
+        client.emit(Message("recognizer_loop:utterance", {"utterances": ["hi"]}))
+        assert hub.wait_for(lambda: len(hub.messages("bus")) == 1)
+    assert [text for text, _ in hub.invalid_from_client] == []
+
+
+class _BlockingTransport:
+    """Stands in for Transport: the first send blocks until released, like a slow socket."""
+
+    established_once = True
+    ready = True
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.first_send = threading.Event()
+        self.release = threading.Event()
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def send(self, message: HiveMessage) -> None:
+        with self._lock:
+            self._calls += 1
+            first = self._calls == 1
+        if first:
+            self.first_send.set()
+            self.release.wait(5)
+        self.sent.append(message.payload.msg_type)
+
+
+def test_two_flushes_of_the_reconnect_queue_neither_duplicate_nor_lose() -> None:
+    client = HiveMessageBusClient(key="k", password="p")
+    fake = _BlockingTransport()
+    client._transport = fake  # type: ignore[assignment]
+    for n in range(3):
+        client._queue.append(HiveMessage("bus", Message(f"queued-{n}")))
+    errors: list[BaseException] = []
+
+    def reconnect_flush() -> None:  # what the reader thread runs on HandshakeCompleted
+        try:
+            client._flush_queue()
+        except BaseException as exc:
+            errors.append(exc)
+
+    flusher = threading.Thread(target=reconnect_flush)
+    flusher.start()
+    assert fake.first_send.wait(5)
+    emitter = threading.Thread(target=client.emit, args=(Message("live"),))
+    emitter.start()
+    time.sleep(0.2)
+    fake.release.set()
+    flusher.join(5)
+    emitter.join(5)
+    client._transport = None
+    client.close()
+    assert errors == []
+    assert fake.sent == ["queued-0", "queued-1", "queued-2", "live"]
+
+
+def test_a_flood_to_a_slow_handler_does_not_queue_without_bound() -> None:
+    flood = 3000
+    sent = threading.Event()
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        for n in range(flood):
+            await conn.send_sealed(_speak(f"flood {n}"))
+        sent.set()
+        await conn.serve()
+
+    release = threading.Event()
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        client.on_mycroft("speak", lambda message: release.wait(10))
+        client.connect(timeout=10)
+        try:
+            assert sent.wait(20)
+            time.sleep(0.5)  # let the reader thread take in whatever it can
+            backlog = client._dispatch.qsize()
+        finally:
+            release.set()
+        assert backlog <= 1024
+
+
+# -- secure defaults ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_hub_context(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
+    """A self-signed certificate for 127.0.0.1 (server context, SHA-256 of the DER)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    pin = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return context, pin
+
+
+async def _greet_and_serve(conn: HubConnection) -> None:
+    await conn.handshake()
+    await conn.send_sealed(_speak("over tls"))
+    await conn.serve()
+
+
+def _tls_client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
+    return HiveMessageBusClient(
+        key="tls-key",
+        password=hub.password,
+        host="wss://127.0.0.1",
+        port=hub.port,
+        reconnect=FAST,
+        **options,
+    )
+
+
+def test_tls_certificates_are_verified_by_default(
+    tls_hub_context: tuple[ssl.SSLContext, str],
+) -> None:
+    context, _ = tls_hub_context
+    with MisbehavingHub(_greet_and_serve, ssl_context=context) as hub, _tls_client(hub) as client:
+        with pytest.raises(ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED") as raised:
+            client.connect(timeout=10)
+        assert raised.value.code == "connection-failed"
+    assert hub.connections == 0  # refused in the TLS handshake, before any websocket
+
+
+@pytest.mark.parametrize("option", ["self_signed", "pin"])
+def test_self_signed_or_a_matching_pin_connects(
+    tls_hub_context: tuple[ssl.SSLContext, str], option: str
+) -> None:
+    context, pin = tls_hub_context
+    options = {"self_signed": True} if option == "self_signed" else {"certificate_sha256": pin}
+    with (
+        MisbehavingHub(_greet_and_serve, ssl_context=context) as hub,
+        _tls_client(hub, **options) as client,
+    ):
+        seen = Recorder(client, "speak")
+        client.connect(timeout=10)
+        assert seen.wait(lambda: seen.utterances() == ["over tls"])
+
+
+def test_a_wrong_pin_is_refused(tls_hub_context: tuple[ssl.SSLContext, str]) -> None:
+    context, pin = tls_hub_context
+    wrong = ("0" if pin[0] != "0" else "1") + pin[1:]
+    with (
+        MisbehavingHub(_greet_and_serve, ssl_context=context) as hub,
+        _tls_client(hub, certificate_sha256=wrong) as client,
+    ):
+        with pytest.raises(ConnectionFailed, match="does not match the pin") as raised:
+            client.connect(timeout=10)
+        assert pin in str(raised.value)  # says what it saw, so the user can check
+    assert hub.connections == 0  # checked before the upgrade, which carries the access key
+
+
+def test_a_pin_on_a_plain_ws_url_is_refused() -> None:
+    with (
+        MisbehavingHub(_greet_and_serve) as hub,
+        _client(hub, certificate_sha256="ab" * 32) as client,
+        pytest.raises(ConnectionFailed, match="needs a wss:// connection"),
+    ):
+        client.connect(timeout=10)
+
+
+def test_no_secret_is_logged_or_raised(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """DEBUG logs of a whole life (connect, traffic, dropped frames, reconnect, a wrong
+    password) and every error raised hold no password, access key, link key or private key."""
+    keys: list[bytes] = []
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        assert conn.key is not None
+        keys.append(conn.key)
+        await conn.send_sealed(_speak("hello"))
+        await conn.send_text("garbage")
+        if conn.index == 0:
+            await conn.ws.close()
+            return
+        await conn.serve()
+
+    caplog.set_level(logging.DEBUG)
+    identity = NodeIdentity(tmp_path / "identity" / "_identity.json")
+    private_pem = identity.ensure_keys()
+    identity.save()
+    errors: list[str] = []
+    with MisbehavingHub(script) as hub:
+        with _client(hub, identity=identity) as client:
+            seen = Recorder(client, "speak")
+            client.connect(timeout=10)
+            client.emit(Message("recognizer_loop:utterance", {"utterances": ["hi"]}))
+            assert seen.wait(lambda: len(seen.utterances()) == 2)
+        wrong = HiveMessageBusClient(
+            key="misbehaving-key", password="not-the-password", host=hub.host, port=hub.port
+        )
+        with wrong, pytest.raises(HandshakeFailed) as raised:
+            wrong.connect(timeout=10)
+        errors.append(str(raised.value))
+    token = base64.b64encode(f"{client.useragent}:misbehaving-key".encode()).decode()
+    secrets = [hub.password, "not-the-password", "misbehaving-key", token]
+    for key in keys:
+        secrets += [key.hex(), base64.b64encode(key).decode(), key[:16].hex()]
+    body = "".join(line for line in private_pem.splitlines() if "PRIVATE KEY" not in line)
+    secrets += [body[:64], body[-64:]]
+    ours = [r for r in caplog.records if not r.name.startswith(("websockets", "asyncio"))]
+    assert logging.getLogger("hivemind_client.sync.transport").isEnabledFor(logging.DEBUG)
+    assert any(r.name == "hivemind_client.sync.transport" for r in ours)  # "reconnecting in ..."
+    text = "\n".join(
+        [r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "") for r in ours] + errors
+    )
+    for secret in secrets:
+        assert secret not in text
+    # and the files the client keeps (identity, RSA key, Noise key, PSK cache) are private
+    directory = identity.path.parent
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for path in directory.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+# -- trust: what other nodes send through the hub ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rsa_keys() -> dict[str, RsaHandshake]:
+    """Three RSA identities: us, a friend we trust, a stranger."""
+    return {name: RsaHandshake() for name in ("us", "friend", "stranger")}
+
+
+def test_propagate_and_intercom_from_untrusted_peers_never_reach_the_bus(
+    tmp_path: Path, rsa_keys: dict[str, RsaHandshake]
+) -> None:
+    us, friend, stranger = rsa_keys["us"], rsa_keys["friend"], rsa_keys["stranger"]
+    key_file = tmp_path / "us.pem"
+    key_file.write_text(us.private_pem)
+    identity = NodeIdentity(tmp_path / "_identity.json")
+    identity.private_key = str(key_file)
+    identity.trust(friend.public_pem, "friend")
+    identity.site_id = "kitchen"
+
+    def bus(text: str) -> HiveMessage:
+        return _speak(text)
+
+    def intercom(text: str, signer: RsaHandshake, *, tamper: bool = False) -> HiveMessage:
+        envelope = seal_intercom(
+            bus(text).serialize(), us.public_pem, sender_private_pem=signer.private_pem
+        )
+        if tamper:
+            envelope["ciphertext"] = seal_intercom("x", us.public_pem)["ciphertext"]
+        return HiveMessage("propagate", HiveMessage("intercom", envelope))
+
+    def propagate(text: str, origin: str) -> HiveMessage:
+        return HiveMessage(
+            "propagate",
+            bus(text),
+            target_site_id="kitchen",
+            route=[{"source": origin, "targets": ["hub"]}],
+        )
+
+    cases = [
+        intercom("intercom from a stranger", stranger),
+        intercom("tampered intercom from the friend", friend, tamper=True),
+        propagate("propagate from a stranger's key", stranger.public_pem),
+        propagate("propagate from an unknown peer", "ua::7::someone::session"),
+        intercom("intercom from the friend", friend),  # the controls, last
+        propagate("propagate from the friend's key", friend.public_pem),
+    ]
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        for message in cases:
+            await conn.send_sealed(message)
+        await conn.serve()
+
+    verified: list[Any] = []
+    with MisbehavingHub(script) as hub, _client(hub, identity=identity) as client:
+        seen = Recorder(client, "speak")
+        client.on_mycroft(
+            "speak", lambda m: verified.append(m.context.get("hivemind_verified_source_peer"))
+        )
+        client.connect(site_id="kitchen", timeout=10)
+        assert seen.wait(lambda: len(seen.utterances()) == 2)
+        time.sleep(0.2)
+        assert seen.utterances() == ["intercom from the friend", "propagate from the friend's key"]
+    assert verified[0] is not None and "BEGIN PUBLIC KEY" in verified[0]  # the signer, verified
+    assert verified[1] is None
+
+
+def test_close_does_not_wait_for_a_write_stuck_on_a_hub_that_never_reads() -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await asyncio.sleep(60)  # never reads again
+
+    outcome: list[BaseException | None] = []
+    with MisbehavingHub(script, binarize=True) as hub:
+        transport = Transport(
+            build_url(hub.host, hub.port, "test", "misbehaving-key"),
+            lambda now: ClientSession(SessionConfig(password=hub.password), now=now),
+            lambda event: None,
+            send_timeout=60,
+        )
+        transport.start()
+        assert hub.wait_for(lambda: transport.ready)
+
+        def writer() -> None:
+            try:
+                for _ in range(200):
+                    transport.send(HiveMessage("bin", bytes(1024 * 1024), bin_type=3))
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        time.sleep(1.0)  # the writer is now blocked on a full socket
+        assert not outcome
+        started = time.monotonic()
+        transport.close()
+        thread.join(5)
+        assert time.monotonic() - started < 3
+    assert len(outcome) == 1 and isinstance(outcome[0], NotConnected)
