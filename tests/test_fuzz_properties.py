@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hivemind_client.security import legacy_handshake as handshake_module
 from hivemind_client.errors import InvalidEncoding
+from hivemind_client.security import legacy_handshake as handshake_module
 from hivemind_client.security.encodings import ENCODINGS, decode_text, encode_text
 
 from .fuzz import targets

@@ -23,7 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hivemind_client.security import legacy_handshake as handshake_module
 from hivemind_client.core.events import (
     ConnectionClosed,
     ConnectionFailed,
@@ -34,6 +33,7 @@ from hivemind_client.core.events import (
 )
 from hivemind_client.core.session import ClientSession, LegacyLink, SessionConfig, SessionState
 from hivemind_client.errors import HiveMindError
+from hivemind_client.security import legacy_handshake as handshake_module
 from hivemind_client.security.aead import Cipher, open_binary, open_json, seal_binary, seal_json
 from hivemind_client.security.encodings import ENCODINGS, decode_text, encode_text
 from hivemind_client.security.legacy_handshake import (

@@ -16,7 +16,6 @@ from Crypto.Cipher import AES, ChaCha20_Poly1305
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hivemind_client.security import aead as crypto
 from hivemind_client.errors import (
     AuthenticationFailed,
     InvalidArgument,
@@ -26,6 +25,7 @@ from hivemind_client.errors import (
     InvalidPayload,
     UnknownCipher,
 )
+from hivemind_client.security import aead as crypto
 from hivemind_client.security.aead import (
     CIPHERS,
     Cipher,

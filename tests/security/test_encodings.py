@@ -16,8 +16,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hivemind_client.security import encodings
 from hivemind_client.errors import InvalidArgument, InvalidEncoding
+from hivemind_client.security import encodings
 from hivemind_client.security.encodings import ENCODINGS, TextEncoding, decode_text, encode_text
 
 Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
