@@ -8,6 +8,7 @@
 // 0 begins the four padding bits of a BINARY frame.
 
 const zlib = require("zlib");
+const { compress } = require("./deflate");
 const { validateMessage } = require("./schema");
 
 // enum message_type of the .ksy, as the wire strings of schema/hive_message.schema.json
@@ -160,8 +161,10 @@ function encodeFrame({ msgType, metadata, payload, compressed = false, versioned
     throw new FrameError("invalid-argument", `bin_type ${binType} for a ${msgType} frame`);
   }
   if (compressed) {
-    metadata = zlib.deflateSync(metadata);
-    if (!binary) payload = zlib.deflateSync(payload);
+    // Stock zlib's level-6 bytes (deflate.js): Node's own zlib.deflateSync is Chromium's
+    // fork and gives other, equally valid, bytes than the reference's Python zlib.
+    metadata = compress(metadata);
+    if (!binary) payload = compress(payload);
   }
   if (metadata.length > MAX_METADATA) {
     throw new FrameError("metadata-too-large", `metadata is ${metadata.length} bytes, the field holds ${MAX_METADATA}`);
