@@ -1,9 +1,9 @@
-"""Regenerate ``generated/`` from ``schema/``.
+"""Regenerate ``generated/`` and the generated tables in ``docs/`` from ``schema/``.
 
-    python -m codegen            write generated/
-    python -m codegen --check    exit 1 when generated/ differs from what schema/ produces
+    python -m codegen            write generated/ and the marked regions of docs/*.md
+    python -m codegen --check    exit 1 when either differs from what schema/ produces
 
-Four generators, each pinned (see pyproject.toml and package-lock.json):
+Four generators of code, each pinned (see pyproject.toml and package-lock.json):
 - the Kaitai Struct compiler (npm, run by node) turns ``*.ksy`` into Python parsers (the
   reference reading of the schema, used to cross-check);
 - our ``codegen/ksy_reader.py`` turns the same ``*.ksy`` into a fast stdlib-only reader (the
@@ -11,6 +11,10 @@ Four generators, each pinned (see pyproject.toml and package-lock.json):
 - fastjsonschema turns every ``*.schema.json`` into a validator module (its one runtime import
   is replaced by a local exception class, so the output needs nothing beyond the stdlib);
 - datamodel-code-generator turns every ``*.schema.json`` into ``TypedDict`` models.
+
+And one of documentation: ``codegen/doc_tables.py`` writes markdown tables (frame layout,
+message types, payload fields) between ``<!-- BEGIN GENERATED: NAME (python -m codegen) -->``
+and ``<!-- END GENERATED -->`` in ``docs/*.md``; prose outside the markers is left alone.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "schema"
 GENERATED_DIR = ROOT / "generated"
+DOCS_DIR = ROOT / "docs"
 SCHEMA_BASE_URI = "https://github.com/hivemind-client/schema/"
 
 PINNED_PYTHON_TOOLS = {"fastjsonschema": "2.21.1", "datamodel-code-generator": "0.89.0"}
@@ -62,6 +67,10 @@ def check_tool_versions() -> None:
             problems.append(f"{name} {have} (pinned {want}; npm ci)")
     if problems:
         raise SystemExit("codegen: tool versions differ from the pins:\n  " + "\n  ".join(problems))
+    if shutil.which("node") is None:
+        raise SystemExit(
+            "codegen: `node` is not on PATH; install Node.js (the Kaitai compiler runs on it)"
+        )
 
 
 def generate_kaitai(ksy: Path, out: Path) -> None:
@@ -288,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if generated/ is stale")
     args = parser.parse_args(argv)
+    from codegen.doc_tables import doc_problems, write_docs
+
     check_tool_versions()
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
@@ -298,8 +309,15 @@ def main(argv: list[str] | None = None) -> int:
                 print("generated/ is stale; run `python -m codegen`:", file=sys.stderr)
                 for problem in problems:
                     print(problem, file=sys.stderr)
+            stale_docs = doc_problems(DOCS_DIR)
+            if stale_docs:
+                print("docs/ tables are stale; run `python -m codegen`:", file=sys.stderr)
+                for problem in stale_docs:
+                    print(problem, file=sys.stderr)
+            if problems or stale_docs:
                 return 1
             print(f"generated/ is up to date ({len(list(fresh.glob('*.py*')))} files)")
+            print("docs/ generated tables are up to date")
             return 0
         if GENERATED_DIR.exists():
             shutil.rmtree(GENERATED_DIR)
@@ -307,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in sorted(fresh.glob("*.py*")):
             shutil.copyfile(path, GENERATED_DIR / path.name)
         print(f"wrote {len(list(GENERATED_DIR.glob('*.py*')))} files to generated/")
+        for path in write_docs(DOCS_DIR):
+            print(f"rewrote the generated tables of {path.relative_to(ROOT)}")
     return 0
 
 

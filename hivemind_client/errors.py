@@ -1,8 +1,8 @@
 """The one error hierarchy of hivemind-client.
 
 Every exception the library raises on purpose derives from :class:`HiveMindError` and carries a
-stable ``code`` string. The codes of the conformance format (``../shared/CONFORMANCE-FORMAT.md``)
-are used verbatim, so a vector's ``"error"`` field compares equal to ``exc.code``.
+stable ``code`` string. The codes of the conformance format (``docs/conformance.md``) are used
+verbatim, so a vector's ``"error"`` field compares equal to ``exc.code``.
 
 Two branches say who is at fault::
 

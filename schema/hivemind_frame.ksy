@@ -49,6 +49,7 @@ types:
       - id: padding
         type: b4
         valid: 0
+        doc: Four zero bits that bring a BINARY frame to a whole number of bytes.
       - id: header
         type: header
       - id: body
@@ -59,8 +60,10 @@ types:
       - id: start_bit
         type: b1
         valid: true
+        doc: Always set; the first set bit of a frame.
       - id: versioned
         type: b1
+        doc: Set when an 8-bit frame-format version follows; senders leave it clear.
       - id: version
         type: b8
         if: versioned
@@ -68,6 +71,7 @@ types:
       - id: type_code
         type: b5
         enum: message_type
+        doc: The message type; codes 13-31 are unassigned and refused.
       - id: compressed
         type: b1
         doc: Metadata and (non-BINARY) payload are each a separate zlib stream.
@@ -79,10 +83,13 @@ types:
     seq:
       - id: metadata_length
         type: b8
+        doc: Length in bytes of the metadata that follows (after compression, if any).
       - id: metadata
         size: metadata_length
+        doc: UTF-8 JSON object (zlib stream when compressed); an empty block means `{}`.
       - id: payload
         size-eos: true
+        doc: UTF-8 JSON object (zlib stream when compressed), to the end of the frame.
   padded_body:
     doc: |
       Metadata of a BINARY frame sits four bits off the byte grid, so it is read as bit fields;
@@ -90,13 +97,16 @@ types:
     seq:
       - id: metadata_length
         type: b8
+        doc: Length in bytes of the metadata that follows (after compression, if any).
       - id: metadata_bytes
         type: b8
         repeat: expr
         repeat-expr: metadata_length
+        doc: The metadata, as in unpadded frames, read one byte at a time off the byte grid.
       - id: bin_type
         type: b4
         enum: binary_type
+        doc: How to read the raw payload; realigns the payload on the byte grid.
       - id: payload
         size-eos: true
         doc: Raw bytes, never compressed, even when the compressed bit is set.
