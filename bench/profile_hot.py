@@ -5,7 +5,7 @@
 Paths: ``encode_binary`` / ``decode_binary`` (BUS frames), ``seal_json`` / ``open_json``
 (AES-GCM, JSON-B64), ``seal_binary`` / ``open_binary``, and the client's receive path: one sealed
 text frame from the hub through ``LegacyLink.incoming`` (open, parse, validate) and
-``HiveMessageBusClient._handle_message`` (routing, the local bus, a ``speak`` handler). Prints
+the client's dispatcher job for one message (routing, the local bus, a ``speak`` handler). Prints
 the functions with the most own time (``tottime``), as a share of the path's total.
 """
 
@@ -42,7 +42,8 @@ from hivemind_client import (  # noqa: E402
     decode_binary,
     encode_binary,
 )
-from hivemind_client.core.session import LegacyLink, NoiseLink  # noqa: E402
+from hivemind_client.core.links import LegacyLink, NoiseLink  # noqa: E402
+from hivemind_client.satellite.core import MessageArrived  # noqa: E402
 from hivemind_client.security.aead import (  # noqa: E402
     open_binary,
     open_json,
@@ -73,7 +74,7 @@ def paths(size: int) -> dict[str, Callable[[], object]]:
     def receive() -> None:
         received = link.incoming(wire)
         assert received is not None
-        client._handle_message(received)
+        client._run_work([(MessageArrived(received), [])])  # what the dispatcher runs
 
     bus = HiveMessage("bus", Message("bench.flood", {"pad": "x" * max(0, size - 100)}, {}))
     binary = HiveMessage(

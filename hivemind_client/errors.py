@@ -33,6 +33,20 @@ Two branches say who is at fault::
 
 An unknown *encoding* or *message type* named by our own caller is reported with the same
 class as one named by a peer: the code is what programs compare, the branch is a hint.
+
+Where they come from, layer by layer (this module sits below all of them)::
+
+    wire/        frames and messages    FrameError and its subclasses, MetadataTooLarge,
+                                        InvalidJSON, InvalidPayload, InvalidArgument
+    security/    encodings, AEAD,       InvalidEncoding, InvalidKeySize, UnknownCipher,
+                 handshakes, Noise      AuthenticationFailed, HandshakeFailed
+    core/        the session            HandshakeFailed, UnsupportedVersion, ConnectionFailed,
+                                        NotConnected (as events; nothing escapes receive_message)
+    satellite/   queue, waiters,        QueueFull, TooManyWaiters, TooManyPendingAggregations
+                 CASCADE windows
+    identity/    files on disk          IdentityError
+    sync/        the socket             ConnectionFailed (cannot connect, a certificate pin),
+                                        PayloadTooLarge (a frame over max_message_size)
 """
 
 from __future__ import annotations

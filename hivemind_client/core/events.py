@@ -15,6 +15,7 @@ __all__ = [
     "HelloReceived",
     "MessageDropped",
     "MessageReceived",
+    "SessionFailed",
 ]
 
 
@@ -53,10 +54,22 @@ class MessageDropped:
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectionFailed:
-    """The session cannot go on; the driver must close the socket. ``error.code`` says why."""
+class SessionFailed:
+    """The session cannot go on; the driver must close the socket. ``error.code`` says why.
+
+    ``close_code`` is the hub's close code when its close ended the session. ``retry_now``
+    says an immediate second attempt can succeed where this one failed (a stale cached PSK
+    was dropped, or the hub closed KKpsk0); ``avoid_kk`` that it should run XXpsk2.
+    """
 
     error: HiveMindError
+    close_code: int | None = None
+    retry_now: bool = False
+    avoid_kk: bool = False
+
+
+ConnectionFailed = SessionFailed
+"""The old name of :class:`SessionFailed` (it clashed with the exception of that name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +85,6 @@ Event = (
     | HandshakeCompleted
     | MessageReceived
     | MessageDropped
-    | ConnectionFailed
+    | SessionFailed
     | ConnectionClosed
 )

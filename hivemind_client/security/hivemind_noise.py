@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -428,8 +427,6 @@ class NoiseTransport:
         self._send = send
         self._receive = receive
         self._max_reassembly = max_reassembly
-        self._send_lock = threading.Lock()
-        self._receive_lock = threading.Lock()
         self._buffer: bytearray | None = None
         self._buffer_is_json = False
         self._broken: str | None = None
@@ -461,35 +458,33 @@ class NoiseTransport:
         return self._encrypt(bytes(frame), MARKER_BINARY, MARKER_FIRST_BINARY)
 
     def _encrypt(self, body: bytes, single: int, first: int) -> list[bytes]:
-        with self._send_lock:
-            if len(body) <= CHUNK_SIZE:
-                return [self._send.encrypt(bytes((single,)) + body)]
-            view = memoryview(body)
-            messages = []
-            for offset in range(0, len(body), CHUNK_SIZE):
-                if offset == 0:
-                    marker = first
-                elif offset + CHUNK_SIZE >= len(body):
-                    marker = MARKER_LAST
-                else:
-                    marker = MARKER_MIDDLE
-                chunk = view[offset : offset + CHUNK_SIZE]
-                messages.append(self._send.encrypt(bytes((marker,)) + chunk))
-            return messages
+        if len(body) <= CHUNK_SIZE:
+            return [self._send.encrypt(bytes((single,)) + body)]
+        view = memoryview(body)
+        messages = []
+        for offset in range(0, len(body), CHUNK_SIZE):
+            if offset == 0:
+                marker = first
+            elif offset + CHUNK_SIZE >= len(body):
+                marker = MARKER_LAST
+            else:
+                marker = MARKER_MIDDLE
+            chunk = view[offset : offset + CHUNK_SIZE]
+            messages.append(self._send.encrypt(bytes((marker,)) + chunk))
+        return messages
 
     def decrypt(self, message: bytes) -> str | bytes | None:
         """Open one Noise transport message; the completed message or None (chunk buffered)."""
         if not isinstance(message, bytes | bytearray | memoryview):
             raise InvalidArgument("decrypt takes bytes")
-        with self._receive_lock:
-            if self._broken is not None:
-                raise InvalidArgument(f"the transport failed earlier ({self._broken})")
-            try:
-                return self._decrypt(bytes(message))
-            except (AuthenticationFailed, InvalidPayload, PayloadTooLarge) as exc:
-                self._broken = exc.code
-                self._buffer = None
-                raise
+        if self._broken is not None:
+            raise InvalidArgument(f"the transport failed earlier ({self._broken})")
+        try:
+            return self._decrypt(bytes(message))
+        except (AuthenticationFailed, InvalidPayload, PayloadTooLarge) as exc:
+            self._broken = exc.code
+            self._buffer = None
+            raise
 
     def _decrypt(self, message: bytes) -> str | bytes | None:
         plaintext = self._receive.decrypt(message)

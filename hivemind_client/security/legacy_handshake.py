@@ -296,10 +296,10 @@ class Negotiation:
     def accept(self, answer: Mapping[str, Any]) -> tuple[Cipher, TextEncoding]:
         """The cipher and encoding named in the hub's HANDSHAKE answer.
 
-        A missing field means the protocol default (AES-GCM, JSON-HEX): hubs that do not
-        negotiate (the RSA exchange, Core 3.0.x) use it whatever was offered. A named choice
-        outside our offer is accepted when we implement it (the hub decides, and the choice of
-        encoding does not affect security); a name we do not implement raises HandshakeFailed.
+        The one acceptance rule of the legacy handshakes: a missing field means the protocol
+        default (AES-GCM, JSON-HEX), the choice of hubs that do not negotiate (the RSA
+        exchange, Core 3.0.x); named or defaulted, the result must be something we offered, so
+        a hub (or a man in the middle) cannot steer the link to what we chose not to speak.
         """
         if not isinstance(answer, Mapping):
             raise HandshakeFailed("the hub's HANDSHAKE answer is not an object")
@@ -313,7 +313,10 @@ class Negotiation:
             raise HandshakeFailed(
                 f"the hub chose encoding {encoding_name!r}, which we do not implement"
             )
-        return _CIPHER_NAMES[cipher_name], _ENCODING_NAMES[encoding_name]
+        cipher, encoding = _CIPHER_NAMES[cipher_name], _ENCODING_NAMES[encoding_name]
+        if cipher not in self.ciphers or encoding not in self.encodings:
+            raise HandshakeFailed(f"the hub chose {cipher} with {encoding}, which we did not offer")
+        return cipher, encoding
 
 
 _CIPHER_NAMES: Final = {cipher.value: cipher for cipher in Cipher}

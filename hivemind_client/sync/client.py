@@ -5,8 +5,10 @@
         client.on_mycroft("speak", lambda m: print(m.data["utterance"]))
         client.emit(Message("recognizer_loop:utterance", {"utterances": ["hello"]}))
 
-Handlers run on a dispatcher thread, never on the socket's reader thread. Messages emitted while
-the link is down (after it was up once) wait in a bounded queue and go out after the reconnect.
+The behaviour (handshakes, queueing while the link is down, routing, waiters, reconnect
+decisions) is the :class:`~hivemind_client.satellite.core.SatelliteCore`'s; this module is the
+threaded glue: a :class:`~hivemind_client.sync.transport.Transport` reader thread, and a
+dispatcher thread on which handlers run, never on the socket's reader thread.
 """
 
 from __future__ import annotations
@@ -14,34 +16,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import random
 import secrets
 import threading
 import time
-import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from hivemind_client.core.events import (
-    ConnectionClosed,
-    ConnectionFailed,
-    Event,
-    HandshakeCompleted,
-    HelloReceived,
-    MessageDropped,
-    MessageReceived,
-)
-from hivemind_client.core.session import (
-    ClientSession,
-    MemoryNoiseStore,
-    NoiseKeyStore,
-    SessionConfig,
-)
-from hivemind_client.errors import (
-    ConnectionFailed as ConnectionFailedError,
-)
+from hivemind_client.core.reconnect import GiveUp, ReconnectPolicy
+from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import (
     HiveMindError,
     IdentityError,
@@ -50,10 +35,24 @@ from hivemind_client.errors import (
     QueueFull,
     TooManyWaiters,
 )
+from hivemind_client.identity.stores import IdentityNoiseStore, MemoryNoiseStore, NoiseKeyStore
+from hivemind_client.satellite.core import (
+    BinaryReceived,
+    Connected,
+    ConnectionEnded,
+    ConnectionInfo,
+    MessageArrived,
+    Output,
+    RunHandlers,
+    SatelliteConfig,
+    SatelliteCore,
+    Waiter,
+    WaiterMatched,
+)
 from hivemind_client.satellite.hivemap import HiveMapper
-from hivemind_client.satellite.routing import DeliverToBus, Dispatch, Drop, Reply, SatelliteRouter
-from hivemind_client.sync.transport import ReconnectPolicy, Transport, build_url
-from hivemind_client.wire.message import HiveMessage, Message, MessageLike, as_ovos_dict
+from hivemind_client.satellite.routing import DeliverToBus, SatelliteRouter
+from hivemind_client.sync.transport import Transport, build_url
+from hivemind_client.wire.message import HiveMessage, Message, MessageLike
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
 __all__ = [
@@ -66,25 +65,13 @@ __all__ = [
     "TooManyWaiters",
 ]
 
-LOG = logging.getLogger("hivemind_client")
+LOG = logging.getLogger(__name__)
 DEFAULT_USERAGENT = "HiveMessageBusClientV0.0.1"
 DEFAULT_RECONNECT = ReconnectPolicy()
 Handler = Callable[[Any], None]
 F = TypeVar("F", bound=Callable[..., Any])
 _HIVE_TYPES = {t.value for t in HiveMessageType}
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """What ``connect()`` negotiated with the hub."""
-
-    protocol_version: int
-    handshake: str
-    cipher: str | None
-    encoding: str | None
-    binarize: bool
-    hub_node_id: str | None
-    hub_peer: str | None
+_CLIENT_EVENTS = ("message", "connected", "disconnected", "failed")
 
 
 class LocalBus:
@@ -144,15 +131,6 @@ class BinaryDataCallbacks:
         """Any other BINARY subtype."""
 
 
-class _Waiter:
-    __slots__ = ("event", "matches", "result")
-
-    def __init__(self, matches: Callable[[Any], bool]) -> None:
-        self.matches = matches
-        self.event = threading.Event()
-        self.result: Any = None
-
-
 class HiveMessageBusClient:
     """A HiveMind satellite connection: handshake, messages both ways, reconnects."""
 
@@ -207,43 +185,33 @@ class HiveMessageBusClient:
         self.ping_interval = ping_interval
         self.ciphers = tuple(ciphers) if ciphers else None
         self.encodings = tuple(encodings) if encodings else None
-        self.info: ConnectionInfo | None = None
-        self._max_queue = max_queue
-        self._max_waiters = max_waiters
-        self._queue: deque[HiveMessage] = deque()
-        self._queue_lock = threading.Lock()
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
         self._handlers_lock = threading.Lock()
-        self._waiters: list[_Waiter] = []
-        self._waiters_lock = threading.Lock()
-        # Bounded: when handlers fall behind, the reader thread blocks on put, stops reading the
-        # socket, and TCP pushes back on the hub instead of memory growing without limit.
-        self._dispatch: queue.Queue[Callable[[], None] | None] = queue.Queue(
-            maxsize=max_pending_handlers
-        )
-        self._dispatch_stopping = False
-        self._flush_lock = threading.Lock()
+        self._max_pending_handlers = max_pending_handlers
+        self._dispatch: queue.Queue[Callable[[], None] | None] = queue.Queue(max_pending_handlers)
         self._dispatcher: threading.Thread | None = None
         self._transport: Transport | None = None
         self._ready = threading.Event()
-        self._failed: HiveMindError | None = None
-        self._hello: HelloReceived | None = None
+        self._ended = threading.Event()
+        self._gave_up: HiveMindError | None = None
         self._closed = False
-        self.session_id = str(uuid.uuid4())  # one per client, kept across reconnects
         self.hive_map = HiveMapper(
             trust=identity.is_trusted if _has(identity, "is_trusted") else None
         )
-        self.router: SatelliteRouter | None = None
         # protocol v3: pins and PSKs live in the identity when there is one, else in memory for
         # as long as this client lives; so does the static key (a hub pins it per access key).
         self.noise_store: NoiseKeyStore = (
-            _IdentityNoiseStore(identity, str(self.key))
-            if _is_noise_identity(identity)
+            IdentityNoiseStore(identity, str(self.key))
+            if IdentityNoiseStore.fits(identity)
             else MemoryNoiseStore(str(self.key))
         )
         self._own_noise_key: bytes | None = None
-        self._noise_key: bytes | None = None
-        self._session: ClientSession | None = None
+        self._core = SatelliteCore(
+            SatelliteConfig(max_queue=max_queue, max_waiters=max_waiters),
+            rng=random.Random(),  # backoff jitter; no security role
+            hive_map=self.hive_map,
+        )
+        self._lock = threading.RLock()  # the core's lock while no transport exists
         if share_bus:
             self.internal_bus.on("message", self._share)
 
@@ -257,6 +225,21 @@ class HiveMessageBusClient:
     def connected(self) -> bool:
         """True while the session is established."""
         return self._transport is not None and self._transport.ready
+
+    @property
+    def info(self) -> ConnectionInfo | None:
+        """What the current (or last) session negotiated."""
+        return self._core.info
+
+    @property
+    def router(self) -> SatelliteRouter | None:
+        """The routing layer of the current session."""
+        return self._core.router
+
+    @property
+    def session_id(self) -> str:
+        """Our session id: one per client, kept across reconnects."""
+        return self._core.config.session_id
 
     @property
     def hub_pin_id(self) -> str:
@@ -280,75 +263,62 @@ class HiveMessageBusClient:
             raise InvalidArgument("already connected; close() first")
         if site_id:
             self.site_id = site_id
-        self._noise_key = self._noise_private_key()
-        deadline = time.monotonic() + timeout
-        retried = False
-        while True:
-            try:
-                return self._connect_once(deadline, timeout)
-            except HiveMindError as error:
-                session = self._session
-                worth_retrying = session is not None and (
-                    session.kk_rejected or session.stale_psk_dropped
-                )
-                if retried or not worth_retrying or self._closed:
-                    raise
-                if time.monotonic() >= deadline:
-                    raise
-                retried = True
-                LOG.info("retrying the v3 handshake once: %s", error)
-
-    def _connect_once(self, deadline: float, timeout: float) -> ConnectionInfo:
+        noise_key = self._noise_private_key()
+        with self._lock:
+            self._core.config = self._satellite_config(noise_key)
+            self._core.start()
         self._closed = False
-        self._failed = None
-        self.info = None
+        self._gave_up = None
         self._ready.clear()
+        self._ended.clear()
         self._start_dispatcher()
         self._transport = Transport(
             self.url,
-            self._new_session,
-            self._on_event,
+            self._core,
+            self._on_outputs,
+            store=self.noise_store,
             self_signed=self.self_signed,
             certificate_sha256=self.certificate_sha256,
-            ping_interval=self.ping_interval,
-            reconnect=self.reconnect,
         )
+        self._lock = self._transport.lock
         self._transport.start()
+        deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
-            if self._failed is not None:
-                error, self._failed = self._failed, None
+            if self._ended.is_set():
+                error = self._gave_up or ConnectionFailedError("the connection ended")
                 self._stop_transport()
                 raise error
             if time.monotonic() >= deadline:
                 self._stop_transport()
                 raise ConnectionFailedError(f"no session with {self.host} within {timeout:g} s")
-        if self.info is None:  # pragma: no cover - set before _ready
+        info = self.info
+        if info is None:  # pragma: no cover - set before _ready
             raise ConnectionFailedError("handshake finished without details")
-        return self.info
+        return info
 
-    def _new_session(self, now: float) -> ClientSession:
-        config = SessionConfig(
+    def _satellite_config(self, noise_key: bytes) -> SatelliteConfig:
+        previous = self._core.config
+        return SatelliteConfig(
             password=self.password,
             crypto_key=self.crypto_key,
             site_id=self.site_id,
-            session_id=self.session_id,
+            useragent=self.useragent,
+            session_id=previous.session_id,
             public_key_pem=_identity_value(self.identity, "public_key_pem"),
+            private_key_pem=_identity_value(self.identity, "private_key_pem"),
+            trust=self.identity if _has(self.identity, "is_trusted") else None,
             binarize=self.binarize,
             compress=self.compress,
             handshake_timeout=self.handshake_timeout,
-            noise_static_key=self._noise_key,
-            noise_store=self.noise_store,
+            ciphers=self.ciphers,
+            encodings=self.encodings,
+            noise_static_key=noise_key,
             hub_pin_id=self.hub_pin_id,
-            # after a KKpsk0 the hub closed, run XXpsk2 once: it says what went wrong
-            allow_kk=not (self._session is not None and self._session.kk_rejected),
+            max_queue=previous.max_queue,
+            max_waiters=previous.max_waiters,
+            ping_interval=self.ping_interval,
+            reconnect=self.reconnect,
         )
-        if self.ciphers:
-            config.ciphers = self.ciphers
-        if self.encodings:
-            config.encodings = self.encodings
-        session = ClientSession(config, now=now)
-        self._session = session
-        return session
 
     def _noise_private_key(self) -> bytes:
         """Our X25519 static key: the identity's, or one generated for this client."""
@@ -364,17 +334,19 @@ class HiveMessageBusClient:
     def close(self) -> None:
         """Close the connection and stop every thread this client started."""
         self._closed = True
+        with self._lock:
+            self._core.stop()
         self._stop_transport()
-        if self._dispatcher is not None:
-            self._dispatch_stopping = True  # seen after the job in hand if the queue is full
+        dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
             with contextlib.suppress(queue.Full):
                 self._dispatch.put(None, timeout=1)
-            if self._dispatcher is not threading.current_thread():
-                self._dispatcher.join(5)
-            self._dispatcher = None
-        with self._waiters_lock:
-            for waiter in self._waiters:
-                waiter.event.set()
+            if dispatcher is not threading.current_thread():
+                dispatcher.join(5)
+        with self._lock:
+            waiters = self._core.waiters()
+        for waiter in waiters:
+            waiter.token.set()
 
     def _stop_transport(self) -> None:
         transport, self._transport = self._transport, None
@@ -388,86 +360,60 @@ class HiveMessageBusClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- events from the transport (reader thread) -----------------------------------------------
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, HelloReceived):
-            self._hello = event
-        elif isinstance(event, HandshakeCompleted):
-            hello = self._hello
-            self.info = ConnectionInfo(
-                event.protocol_version,
-                event.handshake,
-                event.cipher,
-                event.encoding,
-                event.binarize,
-                hello.node_id if hello else None,
-                hello.peer if hello else None,
-            )
-            self.router = self._new_router(hello)
-            self._flush_queue()
-            self._ready.set()
-            self._dispatch_event("connected", self.info)
-        elif isinstance(event, MessageReceived):
-            self._dispatch.put(lambda: self._handle_message(event.message))
-        elif isinstance(event, MessageDropped):
-            LOG.warning("dropped a frame from the hub: %s (%s)", event.error, event.error.code)
-        elif isinstance(event, ConnectionFailed):
-            LOG.warning("connection failed: %s (%s)", event.error, event.error.code)
-            self._ready.clear()
-            if self.info is None:  # connect() is still waiting: hand it the reason
-                self._failed = event.error
-            self._dispatch_event("failed", event.error)
-        elif isinstance(event, ConnectionClosed):
-            self._ready.clear()
-            self._dispatch_event("disconnected", event)
+    # -- what the core asks for (reader thread) ---------------------------------------------------
+    def _on_outputs(self, outputs: list[Output]) -> None:
+        work: list[tuple[Output, list[Handler]]] = []
+        for output in outputs:
+            if isinstance(output, WaiterMatched):
+                output.waiter.token.set()
+            elif isinstance(output, Connected):
+                self._ready.set()
+            elif isinstance(output, ConnectionEnded):
+                self._ready.clear()
+                if isinstance(output.outcome, GiveUp):
+                    self._gave_up = output.outcome.reason
+                    self._ended.set()
+            elif isinstance(output, RunHandlers):
+                # the handlers registered now run, even if one is removed before the job
+                work.append((output, self._handlers_for(output.name)))
+            elif isinstance(output, MessageArrived):
+                work.append((output, []))
+        if work:
+            # Bounded: when handlers fall behind, the reader thread blocks here, stops reading
+            # the socket, and TCP pushes back on the hub instead of memory growing without limit.
+            self._dispatch.put(lambda: self._run_work(work))
 
-    def _new_router(self, hello: HelloReceived | None) -> SatelliteRouter:
-        """The routing layer for this session (the hub tells us our peer id and its key)."""
-        return SatelliteRouter(
-            peer=(hello.peer if hello and hello.peer else f"{self.useragent}::{self.session_id}"),
-            public_key_pem=_identity_value(self.identity, "public_key_pem"),
-            private_key_pem=_identity_value(self.identity, "private_key_pem"),
-            site_id=self.site_id,
-            trust=self.identity if _has(self.identity, "is_trusted") else None,
-            hub_public_key=hello.public_key if hello else None,
-            session_id=self.session_id,
-            mapper=self.hive_map,
-        )
+    def _run_work(self, work: list[tuple[Output, list[Handler]]]) -> None:
+        """On the dispatcher: messages are routed here, in order, then their handlers run."""
+        for output, handlers in work:
+            if isinstance(output, RunHandlers):
+                self._call_handlers(output.name, output.argument, handlers)
+            elif isinstance(output, MessageArrived):
+                transport = self._transport
+                if transport is not None:
+                    self._run_routed(transport.route(output.message))
+                else:  # closing: still deliver what arrived before the close
+                    with self._lock:
+                        routed = self._core.route(output.message, time.time())
+                    self._run_routed(routed)
 
-    def _flush_queue(self) -> None:
-        """Send what waited for the link, in order. One flush at a time: the reader thread
-        (after a reconnect) and emit() may both try, and each must not resend the other's head."""
-        with self._flush_lock:
-            transport = self._transport
-            while transport is not None:
-                with self._queue_lock:
-                    if not self._queue:
-                        return
-                    message = self._queue[0]
-                try:
-                    transport.send(message)
-                except NotConnected:
-                    return
-                with self._queue_lock:
-                    self._queue.popleft()
+    def _run_routed(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, WaiterMatched):
+                output.waiter.token.set()
+            elif isinstance(output, RunHandlers):
+                self._call_handlers(output.name, output.argument)
+            elif isinstance(output, DeliverToBus):
+                self.internal_bus.emit(output.message)
+            elif isinstance(output, BinaryReceived):
+                self._handle_binary(output.message)
 
     # -- sending ------------------------------------------------------------------------------
     def emit(
         self, message: HiveMessage | MessageLike, binary_type: BinaryPayloadType | int | None = None
     ) -> None:
         """Send a HiveMessage, or an OVOS message as BUS (routing context added as the reference does)."""
-        if not isinstance(message, HiveMessage):
-            message = HiveMessage(HiveMessageType.BUS, as_ovos_dict(message))
-        if binary_type is not None and message.msg_type is HiveMessageType.BINARY:
-            message = HiveMessage(
-                HiveMessageType.BINARY,
-                message.raw_payload,
-                bin_type=binary_type,
-                metadata=message.metadata,
-            )
-        if message.msg_type is HiveMessageType.BUS:
-            self._add_routing_context(message)
-        self._send_or_queue(message)
+        self._send_or_queue(self._core.prepare(message, binary_type))
 
     def emit_mycroft(self, message: MessageLike) -> None:
         """Send an OVOS message as BUS."""
@@ -475,81 +421,26 @@ class HiveMessageBusClient:
 
     def emit_intercom(self, message: HiveMessage | MessageLike, pubkey: str) -> None:
         """Send ``message`` end-to-end encrypted for the node whose RSA public key is ``pubkey``."""
-        from hivemind_client.security.intercom import seal_intercom
-
-        inner = (
-            message
-            if isinstance(message, HiveMessage)
-            else HiveMessage(HiveMessageType.BUS, as_ovos_dict(message))
-        )
-        sender = _identity_value(self.identity, "private_key_pem")
-        envelope = seal_intercom(inner.serialize(), pubkey, sender_private_pem=sender)
-        intercom = HiveMessage(HiveMessageType.INTERCOM, envelope, target_pubkey=pubkey)
-        self._send_or_queue(HiveMessage(HiveMessageType.PROPAGATE, intercom))
+        self._send_or_queue(self._core.intercom(message, pubkey))
 
     def _send_or_queue(self, message: HiveMessage) -> None:
         transport = self._transport
-        if transport is None or (not transport.established_once and not transport.ready):
+        if transport is None:
             raise NotConnected("connect() first")
-        with self._queue_lock:
-            pending = bool(self._queue)
-            if not pending:
-                try:
-                    transport.send(message)
-                    return
-                except NotConnected:
-                    pass
-            if len(self._queue) >= self._max_queue:
-                raise QueueFull(f"{len(self._queue)} messages already wait for the reconnect")
-            self._queue.append(message)
-        if transport.ready:
-            self._flush_queue()
+        with contextlib.suppress(NotConnected):  # the write failed: the core queued it
+            transport.send(message)
 
     @property
     def queued(self) -> int:
         """Messages waiting for the link to come back."""
-        with self._queue_lock:
-            return len(self._queue)
-
-    def _add_routing_context(self, message: HiveMessage) -> None:
-        payload = message.raw_payload
-        if not isinstance(payload, dict):
-            return
-        context = payload.setdefault("context", {})
-        context.setdefault("source", self.useragent)
-        context.setdefault("platform", self.useragent)
-        context.setdefault("destination", "HiveMind")
-        session = context.setdefault("session", {})
-        if isinstance(session, dict):
-            session.setdefault("session_id", self.session_id)
-            session.setdefault("site_id", self.site_id)
+        with self._lock:
+            return self._core.queued
 
     def _share(self, message: Any) -> None:
-        if isinstance(message, str):
-            message = Message.deserialize(message)
         with contextlib.suppress(NotConnected, QueueFull):
-            self._send_or_queue(HiveMessage(HiveMessageType.SHARED_BUS, as_ovos_dict(message)))
+            self._send_or_queue(self._core.shared_bus_message(message))
 
     # -- receiving ----------------------------------------------------------------------------
-    def _handle_message(self, message: HiveMessage) -> None:
-        """Route one message from the hub (dispatcher thread): bus, handlers, replies."""
-        self._resolve_waiters(message)
-        if message.msg_type is HiveMessageType.BINARY:
-            self._handle_binary(message)
-        router = self.router or self._new_router(self._hello)
-        for action in router.handle(message, time.time()):
-            if isinstance(action, DeliverToBus):
-                self.internal_bus.emit(action.message)
-                self._resolve_waiters(action.message)
-            elif isinstance(action, Dispatch):
-                self._call_handlers(action.event, action.message)
-            elif isinstance(action, Reply):
-                with contextlib.suppress(NotConnected, QueueFull):
-                    self._send_or_queue(action.message)
-            elif isinstance(action, Drop):
-                LOG.info("dropped %s from the hub: %s", message.msg_type.value, action.reason)
-        self._call_handlers("message", message)
-
     def _handlers_for(self, name: str) -> list[Handler]:
         with self._handlers_lock:
             return list(self._handlers.get(name, ()))
@@ -577,24 +468,22 @@ class HiveMessageBusClient:
         else:
             self.bin_callbacks.handle_unknown(message)
 
-    def _dispatch_event(self, name: str, argument: Any) -> None:
-        """Hand the handlers registered for ``name`` now to the dispatcher thread."""
-        handlers = self._handlers_for(name)
-        if handlers:
-            self._dispatch.put(lambda: self._call_handlers(name, argument, handlers))
-
     def _start_dispatcher(self) -> None:
         if self._dispatcher is not None:
             return
+        # a fresh queue: a stop marker left by an earlier close() must not end this dispatcher
+        self._dispatch = queue.Queue(self._max_pending_handlers)
+        jobs = self._dispatch
         self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, name="hivemind-dispatcher", daemon=True
+            target=self._dispatch_loop, args=(jobs,), name="hivemind-dispatcher", daemon=True
         )
         self._dispatcher.start()
 
-    def _dispatch_loop(self) -> None:
+    @staticmethod
+    def _dispatch_loop(jobs: queue.Queue[Callable[[], None] | None]) -> None:
         while True:
-            job = self._dispatch.get()
-            if job is None or self._dispatch_stopping:
+            job = jobs.get()
+            if job is None:
                 return
             try:
                 job()
@@ -679,30 +568,14 @@ class HiveMessageBusClient:
 
     # -- waiting ------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _waiting(self, matches: Callable[[Any], bool]) -> Iterator[_Waiter]:
-        waiter = _Waiter(matches)
-        with self._waiters_lock:
-            if len(self._waiters) >= self._max_waiters:
-                raise TooManyWaiters(f"{len(self._waiters)} waits are already pending")
-            self._waiters.append(waiter)
+    def _waiting(self, matches: Callable[[Any], bool]) -> Iterator[Waiter]:
+        with self._lock:
+            waiter = self._core.add_waiter(matches, threading.Event())
         try:
             yield waiter
         finally:
-            with self._waiters_lock, contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-
-    def _resolve_waiters(self, item: Any) -> None:
-        with self._waiters_lock:
-            waiters = list(self._waiters)
-        for waiter in waiters:
-            if not waiter.event.is_set():
-                try:
-                    matched = waiter.matches(item)
-                except Exception:
-                    matched = False
-                if matched:
-                    waiter.result = item
-                    waiter.event.set()
+            with self._lock:
+                self._core.remove_waiter(waiter)
 
     def _wait(
         self,
@@ -713,7 +586,7 @@ class HiveMessageBusClient:
         with self._waiting(matches) as waiter:
             if send is not None:
                 self.emit(send)
-            waiter.event.wait(timeout)
+            waiter.token.wait(timeout)
             return waiter.result
 
     def wait_for_message(
@@ -774,57 +647,6 @@ class HiveMessageBusClient:
         """Send ``message`` and wait as ``wait_for_payload`` does."""
         found = self._wait(_payload_matcher(message_type, payload_type), timeout, message)
         return found if isinstance(found, HiveMessage) else None
-
-
-class _IdentityNoiseStore:
-    """The v3 NoiseKeyStore on a NodeIdentity: pins in the identity, PSKs in its cache file.
-
-    Writes are best effort: a pin or PSK that cannot be saved is logged and the session goes
-    on (the pin is then taken again, on first use, at the next connection).
-    """
-
-    def __init__(self, identity: Any, access_key: str) -> None:
-        self.identity = identity
-        self.access_key = access_key
-
-    def pinned_hub_key(self, pin_id: str) -> bytes | None:
-        return _key_bytes(self.identity.pinned_hub(pin_id))
-
-    def pin_hub_key(self, pin_id: str, key: bytes) -> None:
-        try:
-            self.identity.pin_hub(pin_id, key.hex())
-        except IdentityError as exc:
-            LOG.warning("could not save the hub key pinned for %s: %s", pin_id, exc)
-
-    def cached_psk(self, hub_node_id: str) -> bytes | None:
-        return _key_bytes(self.identity.cached_psk(hub_node_id, self.access_key))
-
-    def cache_psk(self, hub_node_id: str, psk: bytes) -> None:
-        try:
-            self.identity.cache_psk(hub_node_id, self.access_key, psk.hex())
-        except IdentityError as exc:
-            LOG.debug("could not cache the PSK: %s", exc)
-
-    def forget_psk(self, hub_node_id: str) -> None:
-        try:
-            self.identity.forget_psk(hub_node_id, self.access_key)
-        except IdentityError as exc:
-            LOG.debug("could not drop the cached PSK: %s", exc)
-
-
-def _is_noise_identity(identity: Any) -> bool:
-    names = ("pinned_hub", "pin_hub", "cached_psk", "cache_psk", "forget_psk")
-    return all(_has(identity, name) for name in names)
-
-
-def _key_bytes(value: Any) -> bytes | None:
-    """32 bytes from 64 hex digits, or None for anything else."""
-    if not isinstance(value, str) or len(value) != 64:
-        return None
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        return None
 
 
 def _type_name(message_type: str | HiveMessageType) -> str:

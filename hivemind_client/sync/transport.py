@@ -1,29 +1,27 @@
-"""The websocket transport: the only code that touches the network.
+"""The threaded websocket driver's I/O: the only code of the sync client that touches the network.
 
-One reader thread owns the socket: it connects, feeds every websocket message to a fresh
-:class:`~hivemind_client.core.session.ClientSession`, fires the session's timers, sends keepalive
-pings, writes what the session returns, and reconnects with capped exponential backoff and
-jitter after an established session drops. Events go to a callback on the reader thread (the
-client hands them to its dispatcher at once); sends from other threads take a lock.
+One reader thread owns the socket. It connects, moves every websocket message and the time
+into the :class:`~hivemind_client.satellite.core.SatelliteCore`, writes what the core returns,
+fulfils the core's side-effect requests (argon2id, pins, the PSK cache), hands the outputs that
+run application code to the client, and connects again when the core says so. Sends from
+other threads take the same lock, so the core is only ever called by one thread at a time and
+frames go out whole and in order.
 
 Hostile or broken peers (see ``tests/sync/test_misbehaving_hub.py``):
 
 - ``max_message_size`` is checked against each frame's *announced* length, before its payload
   is read (websocket-client would otherwise buffer the whole frame first), and against the
   running total of a fragmented message; control frames over 125 bytes are refused too. The
-  socket is then closed with 1009 and the driver reports ``ConnectionFailed(PayloadTooLarge)``.
+  socket is then closed with 1009 and the failure is a ``PayloadTooLarge``.
 - Writes (messages, pings, and the pongs websocket-client sends by itself) never fail on the
   reader's 0.2 s poll timeout: a frame is written whole, or, after ``send_timeout`` seconds of
   a peer that does not read, the connection is dropped (a half written frame cannot be taken
-  back) and ``send`` raises NotConnected, so the client queues the message for the next
-  connection. Socket errors in ``send`` become NotConnected as well; ``close`` does not wait
-  for a write stuck on such a peer.
+  back) and ``send`` raises NotConnected after giving the message back to the core's queue.
+  ``close`` does not wait for a write stuck on such a peer.
 - A certificate pin is checked on the TLS socket before the websocket upgrade, which carries
   the access key, is sent.
-- An exception the session should never raise is logged and reported as a
-  ``ConnectionFailed(connection-failed)``; the reader thread survives it.
-- A handshake that times out after the link was up once is retried with backoff (a hub that
-  restarts can be slow); a wrong password is not.
+- An exception the core should never raise is logged and reported as a
+  ``connection-failed`` failure; the reader thread survives it.
 """
 
 from __future__ import annotations
@@ -34,33 +32,34 @@ import functools
 import hashlib
 import logging
 import os
-import random
 import socket
 import ssl
 import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import websocket
 
-from hivemind_client.core.events import (
-    ConnectionClosed,
-    ConnectionFailed,
-    Event,
-    HandshakeCompleted,
-)
-from hivemind_client.core.session import ClientSession
+from hivemind_client.core.reconnect import ReconnectPolicy, Retry
+from hivemind_client.core.requests import DerivePsk
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import (
-    HandshakeFailed,
     HiveMindError,
     InvalidArgument,
     NotConnected,
     PayloadTooLarge,
+)
+from hivemind_client.identity.stores import NoiseKeyStore, PskResult, perform
+from hivemind_client.satellite.core import (
+    CloseConnection,
+    ConnectionEnded,
+    Output,
+    PerformRequest,
+    SatelliteCore,
+    SendPing,
 )
 from hivemind_client.wire.message import HiveMessage
 
@@ -72,7 +71,7 @@ except ImportError:  # pragma: no cover - websockets without its C extension
 
 __all__ = ["DEFAULT_PORT", "ReconnectPolicy", "Transport", "build_url"]
 
-LOG = logging.getLogger("hivemind_client.sync.transport")
+LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 5678
 _POLL_SECONDS = 0.2
 _MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
@@ -104,61 +103,41 @@ def build_url(host: str, port: int | None, useragent: str, access_key: str) -> s
     return f"{parts.scheme}://{netloc}:{port}/?authorization={token}"
 
 
-@dataclass(frozen=True)
-class ReconnectPolicy:
-    """Capped exponential backoff with jitter: delay n = min(cap, first * factor**n) +- jitter."""
-
-    first_delay: float = 0.5
-    max_delay: float = 30.0
-    factor: float = 2.0
-    jitter: float = 0.25
-    max_attempts: int | None = None
-    stable_after: float = 10.0
-    """A session must last this long before the backoff starts again from ``first_delay``."""
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before reconnect attempt number ``attempt`` (0-based)."""
-        base = min(self.max_delay, self.first_delay * self.factor**attempt)
-        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
-
-
 class Transport:
-    """Drives one session at a time over websocket-client, reconnecting when told to."""
+    """Drives a :class:`SatelliteCore` over websocket-client, one connection at a time."""
 
     def __init__(
         self,
         url: str,
-        session_factory: Callable[[float], ClientSession],
-        on_event: Callable[[Event], None],
+        core: SatelliteCore,
+        on_outputs: Callable[[list[Output]], None],
         *,
+        store: NoiseKeyStore,
         self_signed: bool = False,
         certificate_sha256: str | None = None,
         ca_file: str | None = None,
         connect_timeout: float = 10.0,
-        ping_interval: float = 20.0,
-        reconnect: ReconnectPolicy | None = None,
         max_message_size: int = 64 * 1024 * 1024,
         send_timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
-        self._session_factory = session_factory
-        self._on_event = on_event
+        self.core = core
+        self._on_outputs = on_outputs
+        self._store = store
         self._sslopt = _ssl_options(self_signed, certificate_sha256, ca_file)
         self._pin = certificate_sha256.lower().replace(":", "") if certificate_sha256 else None
         self._connect_timeout = connect_timeout
-        self._ping_interval = ping_interval
-        self._reconnect = reconnect  # None: never reconnect
         self._max_message_size = max_message_size
         self._send_timeout = send_timeout
         self._clock = clock
-        self._rng = random.Random()
-        self._lock = threading.RLock()
+        self._wall = wall_clock
+        self.lock = threading.RLock()
+        """Held around every call into the core and every write: one thread at a time."""
         self._stop = threading.Event()
         self._ws: websocket.WebSocket | None = None
-        self._session: ClientSession | None = None
         self._thread: threading.Thread | None = None
-        self.established_once = False
 
     # -- public ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -171,37 +150,50 @@ class Transport:
     @property
     def ready(self) -> bool:
         """True while a session is established."""
-        with self._lock:
-            return self._session is not None and self._session.ready
-
-    @property
-    def session(self) -> ClientSession | None:
-        """The current session (None between connections)."""
-        return self._session
+        with self.lock:
+            return self._ws is not None and self.core.ready
 
     def send(self, message: HiveMessage) -> None:
-        """Send now; raises NotConnected when no session is established or the link broke.
+        """Send now, or queue in the core while the link is down.
 
-        On NotConnected the message was not (completely) written: the caller may queue it.
+        Raises NotConnected when the write failed (the link is then dropped and rebuilt, and
+        the message waits in the core's queue), QueueFull when that queue is full.
         """
-        with self._lock:
+        with self.lock:
+            frames = self.core.send(message)
+            if not frames:
+                return
             ws = self._ws
-            if self._session is None or ws is None:
-                raise NotConnected("not connected to the hub")
-            self._session.send(message)
             try:
-                self._flush()
+                if ws is None:
+                    raise websocket.WebSocketConnectionClosedException("the socket is closed")
+                self._write_all(ws, frames)
             except (websocket.WebSocketException, OSError) as exc:
-                _abort(ws)  # the reader thread sees the socket die and reconnects
+                self.core.send_failed(message)
+                if ws is not None:
+                    _abort(ws)  # the reader thread sees the socket die and reconnects
                 raise NotConnected(
                     f"the connection to the hub broke while sending: {exc}"
                 ) from None
 
+    def route(self, message: HiveMessage) -> list[Output]:
+        """Route one message from the hub (the client's dispatcher calls this, in order), and
+        write the automatic replies it caused."""
+        with self.lock:
+            outputs = self.core.route(message, self._wall())
+            ws = self._ws
+            try:
+                self._write_pending()
+            except (websocket.WebSocketException, OSError) as exc:
+                LOG.info("could not send an automatic reply: %s", exc)
+                if ws is not None:
+                    _abort(ws)
+            return outputs
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop reconnecting, close the socket, and wait for the reader thread."""
         self._stop.set()
-        with self._lock:
-            ws = self._ws
+        ws = self._ws
         if ws is not None:
             if ws.lock.acquire(timeout=1):  # a write stuck on a hub that does not read holds it
                 ws.lock.release()
@@ -214,30 +206,68 @@ class Transport:
 
     # -- reader thread --------------------------------------------------------------------------
     def _run(self) -> None:
-        attempt = 0
         while not self._stop.is_set():
-            started = self._clock()
             outcome = self._one_connection()
-            if outcome == "stop" or self._stop.is_set() or self._reconnect is None:
+            if not isinstance(outcome, Retry) or self._stop.is_set():
                 break
-            if outcome == "established" and self._clock() - started >= self._reconnect.stable_after:
-                attempt = 0  # a hub that drops us right after each handshake keeps backing off
-            policy = self._reconnect
-            if policy.max_attempts is not None and attempt >= policy.max_attempts:
-                self._emit(
-                    ConnectionFailed(
-                        ConnectionFailedError(f"gave up after {attempt} reconnect attempts")
-                    )
-                )
-                break
-            delay = policy.delay(attempt, self._rng)
-            attempt += 1
-            LOG.info("reconnecting in %.2f s (attempt %d)", delay, attempt)
-            if self._stop.wait(delay):
+            if outcome.delay > 0:
+                LOG.info("reconnecting in %.2f s", outcome.delay)
+            if self._stop.wait(outcome.delay):
                 break
 
-    def _one_connection(self) -> str:
-        """One connection's life; returns 'established', 'retry' or 'stop'."""
+    def _one_connection(self) -> object:
+        """One connection's life; returns the core's outcome (Retry or GiveUp)."""
+        ws = self._open()
+        if ws is None:
+            return self._pump()
+        with self.lock:
+            self._ws = ws
+            self.core.connection_opened(
+                self._clock(),
+                pinned_hub_key=self._store.pinned_hub_key(self.core.config.hub_pin_id),
+            )
+        ws.settimeout(_POLL_SECONDS)
+        outcome: object = None
+        try:
+            while outcome is None and not self._stop.is_set():
+                received = self._receive(ws)
+                with self.lock:
+                    now, wall = self._clock(), self._wall()
+                    if received is None:  # the socket closed
+                        self.core.connection_lost(None, "connection closed", now)
+                    elif received:
+                        self.core.receive_message(received[1], now, wall)
+                    deadline = self.core.next_timer()
+                    if deadline is not None and now >= deadline:
+                        self.core.handle_timer(now, wall)
+                    self._write_pending()
+                outcome = self._pump()
+        except _Closed as closed:
+            outcome = self._lost(closed.code, closed.reason)
+        except _MessageTooLarge as exc:
+            LOG.warning("refusing a message from the hub: %s", exc)
+            outcome = self._lost(
+                _MESSAGE_TOO_BIG, str(exc), PayloadTooLarge(str(exc)), _MESSAGE_TOO_BIG
+            )
+            _close(ws, _MESSAGE_TOO_BIG)
+        except (websocket.WebSocketException, OSError) as exc:
+            outcome = self._lost(None, str(exc))
+        except Exception as exc:  # a bug below us must not kill the reader thread silently
+            LOG.exception("internal error while handling the hub's data")
+            error = ConnectionFailedError(
+                f"internal error while handling the hub's data: {type(exc).__name__}: {exc}"
+            )
+            outcome = self._lost(None, str(error), error)
+        finally:
+            with self.lock:
+                self._ws = None
+            _close(ws, websocket.STATUS_NORMAL)
+        if outcome is None:  # close() stopped the loop
+            outcome = self._lost(1000, "closed by the client")
+        return outcome
+
+    def _open(self) -> websocket.WebSocket | None:
+        """A connected websocket, or None (the core was told why)."""
         try:
             pinned = self._pinned_socket() if self._pin is not None else None
             ws = websocket.create_connection(
@@ -252,94 +282,94 @@ class Transport:
             # websocket-client answers pings itself, with the send that can stop mid-frame
             pong = functools.partial(self._write, ws, opcode=websocket.ABNF.OPCODE_PONG)
             setattr(ws, "pong", lambda payload=b"": pong(_as_bytes(payload)))  # noqa: B010
+            return ws
         except HiveMindError as error:
-            self._emit(ConnectionFailed(error))
-            return "stop"
+            with self.lock:
+                self.core.connection_failed(error, final=True)
         except (websocket.WebSocketException, OSError) as exc:
-            LOG.info("cannot connect: %s", exc)
-            if not self.established_once:
-                self._emit(
-                    ConnectionFailed(ConnectionFailedError(f"cannot connect to the hub: {exc}"))
+            with self.lock:
+                self.core.connection_failed(
+                    ConnectionFailedError(f"cannot connect to the hub: {exc}")
                 )
-                return "stop"
-            return "retry"
-        session = self._session_factory(self._clock())
-        with self._lock:
-            self._ws, self._session = ws, session
-        ws.settimeout(_POLL_SECONDS)
-        established = False
-        fatal = False
-        timed_out = False
-        refused: HiveMindError | None = None  # our own reason to end the connection
-        close_status = websocket.STATUS_NORMAL
-        last_traffic = self._clock()
-        try:
-            while not self._stop.is_set():
-                now = self._clock()
-                received = self._receive(ws)
-                if received is None:  # the socket closed
-                    break
-                if received:
-                    last_traffic = now
-                    session.receive_message(received[1], now)
-                deadline = session.next_timer()
-                if deadline is not None and now >= deadline:
-                    session.handle_timer(now)
-                    timed_out = not session.ready
-                if session.ready and now - last_traffic >= self._ping_interval:
-                    with self._lock:
-                        self._write(ws, b"", websocket.ABNF.OPCODE_PING)
-                    last_traffic = now
-                with self._lock:
-                    self._flush()
-                for event in session.events():
-                    if isinstance(event, HandshakeCompleted):
-                        established = True
-                        self.established_once = True
-                    if isinstance(event, ConnectionFailed):
-                        fatal = True
-                    self._emit(event)
-                if fatal:
-                    break
-        except _Closed as closed:
-            session.connection_lost(closed.code, closed.reason, self._clock())
-        except _MessageTooLarge as exc:
-            LOG.warning("refusing a message from the hub: %s", exc)
-            refused, close_status = PayloadTooLarge(str(exc)), _MESSAGE_TOO_BIG
-            session.connection_lost(_MESSAGE_TOO_BIG, str(exc), self._clock())
-        except (websocket.WebSocketException, OSError) as exc:
-            session.connection_lost(None, str(exc), self._clock())
-        except Exception as exc:  # a bug below us must not kill the reader thread silently
-            LOG.exception("internal error while handling the hub's data")
-            refused = ConnectionFailedError(
-                f"internal error while handling the hub's data: {type(exc).__name__}: {exc}"
+        return None
+
+    def _lost(
+        self,
+        code: int | None,
+        reason: str,
+        error: HiveMindError | None = None,
+        close_code: int | None = None,
+    ) -> object:
+        with self.lock:
+            self._ws = None  # nothing more is written to this socket
+            self.core.connection_lost(
+                code, reason, self._clock(), error=error, close_code=close_code
             )
-            session.connection_lost(None, str(refused), self._clock())
-        finally:
-            with self._lock:
-                self._ws, self._session = None, None
-            with contextlib.suppress(websocket.WebSocketException, OSError):
-                ws.close(status=close_status, timeout=1)
-        if not fatal and not self._stop.is_set() and session.state.value != "closed":
-            session.connection_lost(None, "connection closed", self._clock())
-        events = session.events()
-        if refused is not None:  # our reason replaces the session's "connection lost" one
-            events = [ConnectionFailed(refused)] + [
-                e for e in events if not isinstance(e, ConnectionFailed)
-            ]
-        for event in events:
-            self._emit(event)
-        if self._stop.is_set():
-            self._emit(ConnectionClosed(1000, "closed by the client"))
-            return "stop"
-        failures = [e for e in events if isinstance(e, ConnectionFailed)]
-        if (fatal or failures) and not self.established_once:
-            return "stop"
-        if timed_out:
-            return "retry"  # a slow hub after a restart: try again (the link was up before)
-        if fatal or (failures and isinstance(failures[0].error, HandshakeFailed)):
-            return "stop"  # wrong password after a reconnect: retrying cannot help
-        return "established" if established else "retry"
+        return self._pump()
+
+    def _pump(self) -> object:
+        """Carry out what the core asks for; the outcome if the connection ended, else None."""
+        outcome: object = None
+        while True:
+            with self.lock:
+                outputs = self.core.outputs()
+                self._write_pending()
+            if not outputs:
+                return outcome
+            for_client: list[Output] = []
+            for output in outputs:
+                if isinstance(output, PerformRequest):
+                    self._perform(output)
+                elif isinstance(output, SendPing):
+                    with self.lock:
+                        if self._ws is not None:
+                            self._write(self._ws, b"", websocket.ABNF.OPCODE_PING)
+                elif isinstance(output, CloseConnection):
+                    ws = self._ws
+                    if ws is not None:
+                        _close(ws, output.code)
+                elif isinstance(output, ConnectionEnded):
+                    outcome = output.outcome
+                    for_client.append(output)
+                else:
+                    for_client.append(output)
+            self._on_outputs(for_client)
+
+    def _perform(self, output: PerformRequest) -> None:
+        """Fulfil a side effect off the core's lock (argon2id takes ~0.15 s)."""
+        request = output.request
+        try:
+            result = perform(request, self._store)
+        except HiveMindError as error:
+            LOG.warning("could not %s: %s", type(request).__name__, error)
+            return
+        if isinstance(request, DerivePsk) and isinstance(result, PskResult):
+            with self.lock:
+                self.core.receive_psk(
+                    result.psk, cached=result.cached, now=self._clock(), wall=self._wall()
+                )
+
+    def _write_pending(self) -> None:
+        """Write what the core produced (under the lock), then what waited for the link."""
+        ws = self._ws
+        data = self.core.data_to_send()
+        if ws is None:
+            return
+        self._write_all(ws, data)
+        while (item := self.core.take_queued()) is not None:
+            message, frames = item
+            try:
+                self._write_all(ws, frames)
+            except (websocket.WebSocketException, OSError):
+                self.core.requeue(message)
+                raise
+
+    def _write_all(self, ws: websocket.WebSocket, data: list[str | bytes]) -> None:
+        for item in data:
+            if isinstance(item, bytes):
+                self._write(ws, item, websocket.ABNF.OPCODE_BINARY)
+            else:
+                self._write(ws, item.encode("utf-8"), websocket.ABNF.OPCODE_TEXT)
 
     def _receive(self, ws: websocket.WebSocket) -> tuple[int, str | bytes] | tuple[()] | None:
         # () is falsy: "nothing arrived in this poll"; None: "closed"; else (opcode, data)
@@ -363,16 +393,6 @@ class Transport:
         if opcode == websocket.ABNF.OPCODE_TEXT:
             return opcode, data.decode("utf-8", "replace") if isinstance(data, bytes) else data
         return opcode, bytes(data)
-
-    def _flush(self) -> None:
-        session, ws = self._session, self._ws
-        if session is None or ws is None:
-            return
-        for data in session.messages_to_send():
-            if isinstance(data, bytes):
-                self._write(ws, data, websocket.ABNF.OPCODE_BINARY)
-            else:
-                self._write(ws, data.encode("utf-8"), websocket.ABNF.OPCODE_TEXT)
 
     def _write(self, ws: websocket.WebSocket, payload: bytes, opcode: int) -> None:
         """Write one whole frame, waiting up to ``send_timeout`` for a peer that reads slowly.
@@ -400,12 +420,6 @@ class Transport:
                     continue
                 view = view[sent:]
 
-    def _emit(self, event: Event) -> None:
-        try:
-            self._on_event(event)
-        except Exception:  # a broken callback must not kill the reader thread
-            LOG.exception("event callback failed for %s", type(event).__name__)
-
     def _pinned_socket(self) -> ssl.SSLSocket:
         """A TLS connection whose certificate matches the pin, checked before any byte of the
         websocket upgrade (which carries the access key) is sent."""
@@ -431,6 +445,11 @@ class Transport:
                 f"the hub's certificate does not match the pin (sha256 {seen})"
             )
         return tls
+
+
+def _close(ws: websocket.WebSocket, status: int) -> None:
+    with contextlib.suppress(websocket.WebSocketException, OSError):
+        ws.close(status=status, timeout=1)
 
 
 class _Closed(Exception):

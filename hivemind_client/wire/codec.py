@@ -85,7 +85,11 @@ def encode_binary(
         text = HiveMessage.from_dict(raw).serialize()
     else:
         text = _encode_ascii_json(raw)
-    return encode_frame(msg_type, metadata, text.encode(), compressed=compress, versioned=versioned)
+    try:
+        body = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (valid in a JSON escape, not in UTF-8)
+        raise InvalidArgument("the message text is not encodable as UTF-8") from None
+    return encode_frame(msg_type, metadata, body, compressed=compress, versioned=versioned)
 
 
 def decode_binary(

@@ -28,9 +28,9 @@ from hivemind_client.core.events import (
     MessageDropped,
     MessageReceived,
 )
+from hivemind_client.core.requests import CachePsk, DerivePsk, PinHubKey
 from hivemind_client.core.session import (
     ClientSession,
-    MemoryNoiseStore,
     NoiseLink,
     SessionConfig,
     SessionState,
@@ -46,6 +46,7 @@ from hivemind_client.errors import (
 from hivemind_client.errors import (
     ConnectionFailed as ConnectionFailedError,
 )
+from hivemind_client.identity.stores import MemoryNoiseStore
 from hivemind_client.security.hivemind_noise import (
     CHUNK_SIZE,
     PATTERN_KK,
@@ -58,6 +59,8 @@ from hivemind_client.security.hivemind_noise import (
 )
 from hivemind_client.security.noise import HandshakeState, x25519_public_key
 from hivemind_client.wire.codec import decode_binary, decode_json, encode_binary
+
+from .driven_session import DrivenSession
 
 PASSWORD = "Ecru-Tapir-93-Quill-Marzipan"
 NODE_ID = "-----BEGIN PUBLIC KEY-----\nHUB-NODE-ID\n-----END PUBLIC KEY-----"
@@ -204,24 +207,24 @@ def _store(*, cached: bool = True, pin: bytes | None = None) -> MemoryNoiseStore
 
 def _session(
     password: str | None = PASSWORD, *, store: MemoryNoiseStore | None = None, **config: Any
-) -> ClientSession:
-    return ClientSession(
+) -> DrivenSession:
+    return DrivenSession(
         SessionConfig(
             password=password,
             site_id="kitchen",
             public_key_pem="SAT-PEM",
             noise_static_key=config.pop("noise_static_key", CLIENT_STATIC),
-            noise_store=store if store is not None else _store(),
             hub_pin_id=PIN_ID,
             **config,
         ),
         now=0.0,
+        store=store if store is not None else _store(),
     )
 
 
 def _connected(
     *, binarize: bool = False, store: MemoryNoiseStore | None = None, **config: Any
-) -> tuple[ClientSession, ScriptedNoiseHub]:
+) -> tuple[DrivenSession, ScriptedNoiseHub]:
     session = _session(store=store, binarize=binarize, **config)
     hub = ScriptedNoiseHub(binarize=binarize)
     hub.greet(session)
@@ -276,8 +279,8 @@ def test_xxpsk2_from_the_password_pins_the_hub_caches_the_psk_and_sends_hello() 
 
 
 def test_hello_without_a_public_key_leaves_the_field_out() -> None:
-    session = ClientSession(
-        SessionConfig(password=PASSWORD, noise_store=_store(), hub_pin_id=PIN_ID), now=0.0
+    session = DrivenSession(
+        SessionConfig(password=PASSWORD, hub_pin_id=PIN_ID), now=0.0, store=_store()
     )
     hub = ScriptedNoiseHub()
     hub.greet(session)
@@ -293,7 +296,7 @@ def test_second_connection_runs_kkpsk0_without_argon2(monkeypatch: pytest.Monkey
     def no_argon2(password: str, node_id: str) -> bytes:
         raise AssertionError("the PSK should come from the cache")
 
-    monkeypatch.setattr("hivemind_client.core.session.derive_psk", no_argon2)
+    monkeypatch.setattr("hivemind_client.identity.stores.derive_psk", no_argon2)
     second = _session(store=store)
     again = ScriptedNoiseHub(pinned_client_key=hub.pinned_client_key)
     again.greet(second)
@@ -657,3 +660,71 @@ def test_random_frames_never_escape_a_v3_session(frames: list[str | bytes]) -> N
             assert isinstance(event.error, HiveMindError)
     with contextlib.suppress(NotConnected):
         session.send(HiveMessage("bus", Message("x")))
+
+
+# -- side effects are requests: the core derives nothing and touches no store -------------------
+
+
+def test_the_core_asks_for_the_psk_and_completes_the_handshake_when_fed_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_argon2(password: str, node_id: str) -> bytes:
+        raise AssertionError("argon2id must not run inside the session")
+
+    monkeypatch.setattr("hivemind_client.security.hivemind_noise.derive_psk", no_argon2)
+    session = ClientSession(
+        SessionConfig(password=PASSWORD, noise_static_key=CLIENT_STATIC, hub_pin_id=PIN_ID),
+        now=0.0,
+    )
+    hub = ScriptedNoiseHub()
+    hub.greet(session)
+    assert session.state is SessionState.AWAITING_PSK
+    assert session.requests() == [DerivePsk(NODE_ID, PASSWORD)]
+    assert session.messages_to_send() == []  # nothing goes out before the PSK is known
+    assert PASSWORD not in repr(DerivePsk(NODE_ID, PASSWORD))  # requests never log secrets
+    session.receive_psk(_psk(PASSWORD), cached=False, now=0.1)
+    hub.run(session)
+    assert session.ready
+    assert _completed(session.events()).handshake == "noise-XXpsk2"
+    # what to remember comes back as requests too: the pin (first use) and the accepted PSK
+    assert session.requests() == [
+        PinHubKey(PIN_ID, hub.public_key),
+        CachePsk(NODE_ID, _psk(PASSWORD)),
+    ]
+
+
+def test_a_cached_psk_fed_back_is_not_cached_again_and_uses_the_pinned_key() -> None:
+    session = ClientSession(
+        SessionConfig(
+            password=PASSWORD,
+            noise_static_key=CLIENT_STATIC,
+            hub_pin_id=PIN_ID,
+            pinned_hub_key=x25519_public_key(HUB_STATIC),
+        ),
+        now=0.0,
+    )
+    hub = ScriptedNoiseHub(pinned_client_key=x25519_public_key(CLIENT_STATIC))
+    hub.greet(session)
+    session.requests()
+    session.receive_psk(_psk(PASSWORD), cached=True, now=0.1)
+    hub.run(session)
+    assert _completed(session.events()).handshake == "noise-KKpsk0"
+    assert session.requests() == []  # the pin was known, the PSK came from the cache
+
+
+def test_anything_from_the_hub_while_the_psk_is_derived_is_refused() -> None:
+    session = ClientSession(SessionConfig(password=PASSWORD, hub_pin_id=PIN_ID), now=0.0)
+    hub = ScriptedNoiseHub()
+    hub.greet(session)
+    session.receive_message(HiveMessage("shake", hub.offer).serialize(), 0.05)
+    error = _failure(session)
+    assert isinstance(error, InvalidPayload) and "awaiting-psk" in str(error)
+    session.receive_psk(_psk(PASSWORD), cached=False, now=0.1)  # too late: ignored
+    assert session.messages_to_send() == [] and session.state is SessionState.CLOSED
+
+
+def test_a_psk_of_the_wrong_size_fails_the_session_cleanly() -> None:
+    session = ClientSession(SessionConfig(password=PASSWORD, hub_pin_id=PIN_ID), now=0.0)
+    ScriptedNoiseHub().greet(session)
+    session.receive_psk(b"short", cached=False, now=0.1)
+    assert isinstance(_failure(session), HandshakeFailed)

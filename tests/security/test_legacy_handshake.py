@@ -379,6 +379,23 @@ def test_hub_answer() -> None:
         offer.accept(["not", "a", "mapping"])  # type: ignore[arg-type]
 
 
+def test_hub_answer_outside_our_offer_is_refused() -> None:
+    # one acceptance rule for the session and the handshake objects: named or defaulted (a
+    # missing field is AES-GCM / JSON-HEX), the choice must be one we offered
+    offer = Negotiation((Cipher.CHACHA20_POLY1305,), (TextEncoding.JSON_B64,))
+    for answer in ({"cipher": "AES-GCM"}, {"encoding": "JSON-HEX"}, {}):
+        with pytest.raises(HandshakeFailed, match="did not offer"):
+            offer.accept(answer)
+    assert offer.accept({"cipher": "CHACHA20-POLY1305", "encoding": "JSON-B64"}) == (
+        Cipher.CHACHA20_POLY1305,
+        TextEncoding.JSON_B64,
+    )
+    assert Negotiation((Cipher.AES_GCM,), (TextEncoding.JSON_HEX,)).accept({}) == (
+        Cipher.AES_GCM,
+        TextEncoding.JSON_HEX,
+    )
+
+
 def test_client_handshake_payload() -> None:
     offer = negotiate(ALL_CIPHERS, ALL_ENCODINGS, aes_hardware=True)
     password = client_handshake_payload(offer, binarize=True, envelope=JS_HSUB)

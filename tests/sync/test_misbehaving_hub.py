@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import ipaddress
 import logging
+import random
 import ssl
 import stat
 import threading
@@ -28,8 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hivemind_client import HiveMessage, Message
-from hivemind_client.core.events import ConnectionClosed, Event, HandshakeCompleted
-from hivemind_client.core.session import ClientSession, SessionConfig
+from hivemind_client.core.events import ConnectionClosed
 from hivemind_client.errors import (
     ConnectionFailed,
     HandshakeFailed,
@@ -39,7 +39,8 @@ from hivemind_client.errors import (
     NotConnected,
     PayloadTooLarge,
 )
-from hivemind_client.identity import NodeIdentity
+from hivemind_client.identity import MemoryNoiseStore, NodeIdentity
+from hivemind_client.satellite.core import Connected, Output, SatelliteConfig, SatelliteCore
 from hivemind_client.satellite.hivemap import DEFAULT_FLOOD_CACHE_SIZE, DEFAULT_MAX_NODES
 from hivemind_client.security.aead import seal_json
 from hivemind_client.security.intercom import seal_intercom
@@ -48,6 +49,7 @@ from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.transport import ReconnectPolicy, Transport, build_url
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE, encode_frame
 
+from ..core.scripted_hub import ScriptedHub
 from .misbehaving_hub import HubConnection, MisbehavingHub
 
 FAST = ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stable_after=0.0)
@@ -109,6 +111,23 @@ class Recorder:
                 return True
             time.sleep(0.02)
         return bool(condition())
+
+
+def _transport(
+    hub: MisbehavingHub, outputs: list[Output], **options: Any
+) -> Transport:
+    """A bare Transport driving a SatelliteCore against ``hub`` (no client, no dispatcher)."""
+    reconnect = options.pop("reconnect", None)
+    core = SatelliteCore(
+        SatelliteConfig(password=hub.password, reconnect=reconnect), rng=random.Random(0)
+    )
+    return Transport(
+        build_url(hub.host, hub.port, "test", "misbehaving-key"),
+        core,
+        outputs.extend,
+        store=MemoryNoiseStore("misbehaving-key"),
+        **options,
+    )
 
 
 def _client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
@@ -479,15 +498,9 @@ def test_a_hub_that_never_reads_makes_send_give_up_and_the_link_is_rebuilt() -> 
             await asyncio.sleep(60)  # never reads again
         await conn.serve()
 
-    events: list[Event] = []
+    outputs: list[Output] = []
     with MisbehavingHub(script, binarize=True) as hub:
-        transport = Transport(
-            build_url(hub.host, hub.port, "test", "misbehaving-key"),
-            lambda now: ClientSession(SessionConfig(password=hub.password), now=now),
-            events.append,
-            reconnect=FAST,
-            send_timeout=0.5,
-        )
+        transport = _transport(hub, outputs, reconnect=FAST, send_timeout=0.5)
         transport.start()
         try:
             assert hub.wait_for(lambda: transport.ready)
@@ -500,7 +513,7 @@ def test_a_hub_that_never_reads_makes_send_give_up_and_the_link_is_rebuilt() -> 
             assert hub.wait_for(lambda: any(m.payload == b"after" for m in hub.messages("bin")))
         finally:
             transport.close()
-    assert sum(isinstance(e, HandshakeCompleted) for e in events) == 2
+    assert sum(isinstance(output, Connected) for output in outputs) == 2
 
 
 # -- regressions: bugs found here in session.py and client.py, fixed ------------------------
@@ -518,56 +531,87 @@ def test_the_clients_own_messages_satisfy_our_schema() -> None:
     assert [text for text, _ in hub.invalid_from_client] == []
 
 
-class _BlockingTransport:
-    """Stands in for Transport: the first send blocks until released, like a slow socket."""
+class _CoreAsSession:
+    """Lets the scripted v1 hub of tests/core talk to a SatelliteCore as if it were a session."""
 
-    established_once = True
-    ready = True
+    def __init__(self, core: SatelliteCore) -> None:
+        self.core = core
 
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-        self.first_send = threading.Event()
+    def receive_message(self, data: str | bytes, now: float) -> None:
+        self.core.receive_message(data, now, now)
+
+    def messages_to_send(self) -> list[str | bytes]:
+        return self.core.data_to_send()
+
+
+class _BlockingTransport(Transport):
+    """A Transport on no socket whose first write blocks until released, like a slow one."""
+
+    def __init__(self, core: SatelliteCore, hub: ScriptedHub) -> None:
+        super().__init__("ws://127.0.0.1:1/", core, lambda outputs: None, store=MemoryNoiseStore())
+        self._ws = object()  # type: ignore[assignment]
+        self.hub = hub
+        self.first_write = threading.Event()
         self.release = threading.Event()
-        self._calls = 0
-        self._lock = threading.Lock()
+        self._writes = 0
 
-    def send(self, message: HiveMessage) -> None:
-        with self._lock:
-            self._calls += 1
-            first = self._calls == 1
-        if first:
-            self.first_send.set()
+    def _write_all(self, ws: Any, data: list[str | bytes]) -> None:
+        self._writes += 1
+        if self._writes == 1:
+            self.first_write.set()
             self.release.wait(5)
-        self.sent.append(message.payload.msg_type)
+        for item in data:
+            self.hub.take(item)
 
 
 def test_two_flushes_of_the_reconnect_queue_neither_duplicate_nor_lose() -> None:
-    client = HiveMessageBusClient(key="k", password="p")
-    fake = _BlockingTransport()
-    client._transport = fake  # type: ignore[assignment]
-    for n in range(3):
-        client._queue.append(HiveMessage("bus", Message(f"queued-{n}")))
+    hub = ScriptedHub()
+    core = SatelliteCore(SatelliteConfig(password=hub.password), rng=random.Random(0))
+    core.connection_opened(0.0)
+    hub.greet(_CoreAsSession(core))  # type: ignore[arg-type]
+    hub.answer(_CoreAsSession(core))  # type: ignore[arg-type]
+    assert core.ready and hub.received[0].msg_type.value == "hello"
+    for n in range(3):  # what waited for the link while it was down
+        core.send_failed(HiveMessage("bus", Message(f"queued-{n}")))
+    transport = _BlockingTransport(core, hub)
     errors: list[BaseException] = []
 
-    def reconnect_flush() -> None:  # what the reader thread runs on HandshakeCompleted
+    def reconnect_flush() -> None:  # what the reader thread runs once the handshake completed
         try:
-            client._flush_queue()
+            with transport.lock:
+                transport._write_pending()
         except BaseException as exc:
             errors.append(exc)
 
     flusher = threading.Thread(target=reconnect_flush)
     flusher.start()
-    assert fake.first_send.wait(5)
-    emitter = threading.Thread(target=client.emit, args=(Message("live"),))
+    assert transport.first_write.wait(5)
+    emitter = threading.Thread(target=transport.send, args=(HiveMessage("bus", Message("live")),))
     emitter.start()
     time.sleep(0.2)
-    fake.release.set()
+    transport.release.set()
     flusher.join(5)
     emitter.join(5)
-    client._transport = None
-    client.close()
     assert errors == []
-    assert fake.sent == ["queued-0", "queued-1", "queued-2", "live"]
+    sent = [message.payload.msg_type for message in hub.received[1:]]
+    assert sent == ["queued-0", "queued-1", "queued-2", "live"]
+
+
+def test_a_message_sent_while_others_wait_goes_behind_them() -> None:
+    """The core never lets a new message jump the reconnect queue."""
+    hub = ScriptedHub()
+    core = SatelliteCore(SatelliteConfig(password=hub.password), rng=random.Random(0))
+    core.connection_opened(0.0)
+    hub.greet(_CoreAsSession(core))  # type: ignore[arg-type]
+    hub.answer(_CoreAsSession(core))  # type: ignore[arg-type]
+    core.send_failed(HiveMessage("bus", Message("first")))
+    assert core.send(HiveMessage("bus", Message("second"))) == []  # queued behind "first"
+    order = []
+    while (item := core.take_queued()) is not None:
+        order.append(item[0].payload.msg_type)
+        for data in item[1]:
+            hub.take(data)
+    assert order == ["first", "second"] and core.queued == 0
 
 
 def test_a_flood_to_a_slow_handler_does_not_queue_without_bound() -> None:
@@ -827,12 +871,7 @@ def test_close_does_not_wait_for_a_write_stuck_on_a_hub_that_never_reads() -> No
 
     outcome: list[BaseException | None] = []
     with MisbehavingHub(script, binarize=True) as hub:
-        transport = Transport(
-            build_url(hub.host, hub.port, "test", "misbehaving-key"),
-            lambda now: ClientSession(SessionConfig(password=hub.password), now=now),
-            lambda event: None,
-            send_timeout=60,
-        )
+        transport = _transport(hub, [], send_timeout=60)
         transport.start()
         assert hub.wait_for(lambda: transport.ready)
 

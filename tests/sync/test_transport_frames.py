@@ -202,7 +202,7 @@ def test_write_sends_frames_websocket_client_can_read(
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        sender = Transport("ws://127.0.0.1:1/", session_factory=None, on_event=None)  # type: ignore[arg-type]
+        sender = Transport("ws://127.0.0.1:1/", None, None, store=None)  # type: ignore[arg-type]
         ws = SimpleNamespace(sock=ours, lock=threading.Lock())
         for opcode, payload in messages:
             sender._write(ws, payload, opcode)  # type: ignore[arg-type]

@@ -344,3 +344,14 @@ def test_data_that_is_not_json_is_an_invalid_argument(c_encoder: bool) -> None:
             encode(bad)
     with pytest.raises(InvalidArgument):
         HiveMessage("bus", Message("speak", {"a": {1, 2}})).serialize()
+
+
+def test_a_lone_surrogate_cannot_be_binarized_and_says_so_in_our_terms() -> None:
+    # "\ud800" is a valid JSON escape but not UTF-8: the binary frame refuses it with a typed
+    # error (it escaped as a bare UnicodeEncodeError), the JSON text form stays ASCII-safe
+    from hivemind_client.errors import InvalidArgument
+    from hivemind_client.wire.codec import encode_binary
+
+    message = HiveMessage("bus", Message("x\ud800"))
+    with pytest.raises(InvalidArgument, match="UTF-8"):
+        encode_binary(message)
