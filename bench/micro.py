@@ -69,7 +69,7 @@ from hivemind_client.security.aead import (  # noqa: E402
     seal_binary,
     seal_json,
 )
-from hivemind_client.sync.transport import _build_frame  # noqa: E402
+from hivemind_client.sync.websocket_io import _build_frame  # noqa: E402
 
 CODEC_OPS = ("bus_encode", "bus_decode", "bin_encode", "bin_decode")
 CRYPTO_OPS = ("json_seal", "json_open", "bin_seal", "bin_open")

@@ -51,7 +51,7 @@ from hivemind_client.security.aead import (  # noqa: E402
     seal_json,
 )
 from hivemind_client.sync.client import HiveMessageBusClient  # noqa: E402
-from hivemind_client.sync.transport import _build_frame  # noqa: E402
+from hivemind_client.sync.websocket_io import _build_frame  # noqa: E402
 
 CIPHER = "AES-GCM"
 

@@ -26,25 +26,18 @@ Hostile or broken peers (see ``tests/sync/test_misbehaving_hub.py``):
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import hashlib
 import logging
-import os
-import socket
-import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlsplit
 
 import websocket
 
 from hivemind_client.core.reconnect import ReconnectPolicy, Retry
 from hivemind_client.core.requests import DerivePsk
+from hivemind_client.core.url import DEFAULT_PORT, build_url
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import (
     HiveMindError,
@@ -61,46 +54,25 @@ from hivemind_client.satellite.core import (
     SatelliteCore,
     SendPing,
 )
+from hivemind_client.sync.websocket_io import (
+    Closed,
+    MessageTooLarge,
+    abort,
+    as_bytes,
+    bound_frames,
+    close,
+    pinned_socket,
+    receive,
+    ssl_options,
+    write_frame,
+)
 from hivemind_client.wire.message import HiveMessage
-
-_apply_mask: Callable[[bytes, bytes], bytes] | None
-try:
-    from websockets.speedups import apply_mask as _apply_mask
-except ImportError:  # pragma: no cover - websockets without its C extension
-    _apply_mask = None
 
 __all__ = ["DEFAULT_PORT", "ReconnectPolicy", "Transport", "build_url"]
 
 LOG = logging.getLogger(__name__)
-DEFAULT_PORT = 5678
 _POLL_SECONDS = 0.2
 _MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
-_MAX_CONTROL_FRAME = 125  # RFC 6455 5.5
-_DATA_OPCODES = frozenset({websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY})
-_OPCODES = frozenset(websocket.ABNF.OPCODES)
-
-
-def build_url(host: str, port: int | None, useragent: str, access_key: str) -> str:
-    """The hub URL with the ``authorization`` query (standard base64 of ``useragent:key``).
-
-    ``host`` may carry a scheme (``ws://`` or ``wss://``); without one ``ws://`` is used.
-    The base64 is not URL-encoded, as hubs expect; a plain-ASCII user agent keeps ``+`` out.
-    """
-    if ":" in useragent:
-        raise InvalidArgument("the user agent must not contain ':' (it separates the access key)")
-    if not useragent.isascii() or not access_key.isascii():
-        raise InvalidArgument("user agent and access key must be plain ASCII")
-    if "://" not in host:
-        host = "ws://" + host
-    parts = urlsplit(host)
-    if parts.scheme not in ("ws", "wss"):
-        raise InvalidArgument(f"unsupported scheme {parts.scheme!r} (use ws:// or wss://)")
-    netloc = parts.hostname or ""
-    if ":" in netloc:  # IPv6 literal
-        netloc = f"[{netloc}]"
-    port = port or parts.port or DEFAULT_PORT
-    token = base64.b64encode(f"{useragent}:{access_key}".encode()).decode()
-    return f"{parts.scheme}://{netloc}:{port}/?authorization={token}"
 
 
 class Transport:
@@ -126,7 +98,7 @@ class Transport:
         self.core = core
         self._on_outputs = on_outputs
         self._store = store
-        self._sslopt = _ssl_options(self_signed, certificate_sha256, ca_file)
+        self._sslopt = ssl_options(self_signed, certificate_sha256, ca_file)
         self._pin = certificate_sha256.lower().replace(":", "") if certificate_sha256 else None
         self._connect_timeout = connect_timeout
         self._max_message_size = max_message_size
@@ -171,7 +143,7 @@ class Transport:
             except (websocket.WebSocketException, OSError) as exc:
                 self.core.send_failed(message)
                 if ws is not None:
-                    _abort(ws)  # the reader thread sees the socket die and reconnects
+                    abort(ws)  # the reader thread sees the socket die and reconnects
                 raise NotConnected(
                     f"the connection to the hub broke while sending: {exc}"
                 ) from None
@@ -187,7 +159,7 @@ class Transport:
             except (websocket.WebSocketException, OSError) as exc:
                 LOG.info("could not send an automatic reply: %s", exc)
                 if ws is not None:
-                    _abort(ws)
+                    abort(ws)
             return outputs
 
     def close(self, timeout: float = 5.0) -> None:
@@ -200,7 +172,7 @@ class Transport:
                 with contextlib.suppress(websocket.WebSocketException, OSError):
                     ws.close(timeout=1)
             else:
-                _abort(ws)
+                abort(ws)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -230,7 +202,7 @@ class Transport:
         outcome: object = None
         try:
             while outcome is None and not self._stop.is_set():
-                received = self._receive(ws)
+                received = receive(ws, self._max_message_size)
                 with self.lock:
                     now, wall = self._clock(), self._wall()
                     if received is None:  # the socket closed
@@ -242,14 +214,14 @@ class Transport:
                         self.core.handle_timer(now, wall)
                     self._write_pending()
                 outcome = self._pump()
-        except _Closed as closed:
+        except Closed as closed:
             outcome = self._lost(closed.code, closed.reason)
-        except _MessageTooLarge as exc:
+        except MessageTooLarge as exc:
             LOG.warning("refusing a message from the hub: %s", exc)
             outcome = self._lost(
                 _MESSAGE_TOO_BIG, str(exc), PayloadTooLarge(str(exc)), _MESSAGE_TOO_BIG
             )
-            _close(ws, _MESSAGE_TOO_BIG)
+            close(ws, _MESSAGE_TOO_BIG)
         except (websocket.WebSocketException, OSError) as exc:
             outcome = self._lost(None, str(exc))
         except Exception as exc:  # a bug below us must not kill the reader thread silently
@@ -261,7 +233,7 @@ class Transport:
         finally:
             with self.lock:
                 self._ws = None
-            _close(ws, websocket.STATUS_NORMAL)
+            close(ws, websocket.STATUS_NORMAL)
         if outcome is None:  # close() stopped the loop
             outcome = self._lost(1000, "closed by the client")
         return outcome
@@ -269,7 +241,11 @@ class Transport:
     def _open(self) -> websocket.WebSocket | None:
         """A connected websocket, or None (the core was told why)."""
         try:
-            pinned = self._pinned_socket() if self._pin is not None else None
+            pinned = (
+                pinned_socket(self.url, self._pin, self._connect_timeout)
+                if self._pin is not None
+                else None
+            )
             ws = websocket.create_connection(
                 self.url,
                 timeout=self._connect_timeout,
@@ -278,10 +254,10 @@ class Transport:
                 skip_utf8_validation=False,
                 socket=pinned,
             )
-            _bound_frames(ws, self._max_message_size)
+            bound_frames(ws, self._max_message_size)
             # websocket-client answers pings itself, with the send that can stop mid-frame
             pong = functools.partial(self._write, ws, opcode=websocket.ABNF.OPCODE_PONG)
-            setattr(ws, "pong", lambda payload=b"": pong(_as_bytes(payload)))  # noqa: B010
+            setattr(ws, "pong", lambda payload=b"": pong(as_bytes(payload)))  # noqa: B010
             return ws
         except HiveMindError as error:
             with self.lock:
@@ -327,7 +303,7 @@ class Transport:
                 elif isinstance(output, CloseConnection):
                     ws = self._ws
                     if ws is not None:
-                        _close(ws, output.code)
+                        close(ws, output.code)
                 elif isinstance(output, ConnectionEnded):
                     outcome = output.outcome
                     for_client.append(output)
@@ -371,215 +347,12 @@ class Transport:
             else:
                 self._write(ws, item.encode("utf-8"), websocket.ABNF.OPCODE_TEXT)
 
-    def _receive(self, ws: websocket.WebSocket) -> tuple[int, str | bytes] | tuple[()] | None:
-        # () is falsy: "nothing arrived in this poll"; None: "closed"; else (opcode, data)
-        """One message, () on timeout, None when the peer closed cleanly."""
-        try:
-            opcode, data = ws.recv_data(control_frame=True)
-        except websocket.WebSocketTimeoutException:
-            return ()
-        except websocket.WebSocketConnectionClosedException:
-            return None
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
-            raise _Closed(code, data[2:].decode("utf-8", "replace"))
-        if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
-            return ()
-        if len(data) > self._max_message_size:
-            raise _Closed(
-                1009,
-                f"message of {len(data)} bytes exceeds the {self._max_message_size}-byte limit",
-            )
-        if opcode == websocket.ABNF.OPCODE_TEXT:
-            return opcode, data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        return opcode, bytes(data)
-
     def _write(self, ws: websocket.WebSocket, payload: bytes, opcode: int) -> None:
-        """Write one whole frame, waiting up to ``send_timeout`` for a peer that reads slowly.
-
-        websocket-client's own ``send`` gives up at the socket timeout (our 0.2 s poll) in the
-        middle of a frame and loses the rest, which corrupts the stream. A frame we cannot
-        finish in time leaves the stream unusable: the error ends the connection.
-        """
-        frame = _build_frame(payload, opcode)
-        sock = ws.sock
-        if sock is None:
-            raise websocket.WebSocketConnectionClosedException("the socket is closed")
-        view = memoryview(frame)
-        deadline = self._clock() + self._send_timeout
-        with ws.lock:
-            while view:
-                try:
-                    sent = sock.send(view)
-                except (TimeoutError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError):
-                    if self._clock() >= deadline or self._stop.is_set():
-                        raise _SendTimeout(
-                            f"the hub read nothing for {self._send_timeout:g} s"
-                            f" ({len(frame) - len(view)} of {len(frame)} bytes of a frame sent)"
-                        ) from None
-                    continue
-                view = view[sent:]
-
-    def _pinned_socket(self) -> ssl.SSLSocket:
-        """A TLS connection whose certificate matches the pin, checked before any byte of the
-        websocket upgrade (which carries the access key) is sent."""
-        parts = urlsplit(self.url)
-        if parts.scheme != "wss" or parts.hostname is None:
-            raise ConnectionFailedError("a certificate pin needs a wss:// connection")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False  # the pin replaces CA and name checks, on purpose
-        context.verify_mode = ssl.CERT_NONE
-        raw = socket.create_connection(
-            (parts.hostname, parts.port or DEFAULT_PORT), timeout=self._connect_timeout
+        write_frame(
+            ws,
+            payload,
+            opcode,
+            send_timeout=self._send_timeout,
+            clock=self._clock,
+            stopping=self._stop.is_set,
         )
-        try:
-            tls = context.wrap_socket(raw, server_hostname=parts.hostname)
-        except BaseException:
-            raw.close()
-            raise
-        der = tls.getpeercert(binary_form=True)
-        seen = hashlib.sha256(der).hexdigest() if der else "none"
-        if seen != self._pin:
-            tls.close()
-            raise ConnectionFailedError(
-                f"the hub's certificate does not match the pin (sha256 {seen})"
-            )
-        return tls
-
-
-def _close(ws: websocket.WebSocket, status: int) -> None:
-    with contextlib.suppress(websocket.WebSocketException, OSError):
-        ws.close(status=status, timeout=1)
-
-
-class _Closed(Exception):
-    def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-class _MessageTooLarge(websocket.WebSocketException):
-    """A frame (or fragmented message) announces more than ``max_message_size`` bytes."""
-
-
-class _SendTimeout(websocket.WebSocketException):
-    """A frame could not be written in time; part of it may be on the wire: the link is done.
-
-    Not a WebSocketTimeoutException, which the reader takes for "nothing arrived yet"."""
-
-
-class _BoundedFrameBuffer(websocket.frame_buffer):
-    """websocket-client's frame reader, refusing oversized frames before reading them.
-
-    The stock reader learns a frame's length from its header and then reads that many bytes
-    into memory, whatever they are. This one checks the length first (and the total of a
-    fragmented message), and stays refused afterwards, so closing the socket cannot start
-    reading the frame either.
-    """
-
-    def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
-        super().__init__(recv, skip_utf8_validation=False)
-        self.limit = limit
-        self.message_size = 0  # bytes of a fragmented data message received so far
-        self.refused: str | None = None
-
-    def recv_frame(self) -> websocket.ABNF:
-        if self.refused is not None:
-            raise _MessageTooLarge(self.refused)
-        frame = super().recv_frame()
-        if frame.opcode in _DATA_OPCODES or frame.opcode == websocket.ABNF.OPCODE_CONT:
-            self.message_size = 0 if frame.fin else self.message_size + len(frame.data)
-        return frame
-
-    def recv_length(self) -> None:
-        super().recv_length()
-        header, length = self.header, self.length
-        if header is None or length is None:  # pragma: no cover - set by super()
-            return
-        opcode = header[4]
-        if opcode in _DATA_OPCODES or opcode == websocket.ABNF.OPCODE_CONT:
-            total = length + (self.message_size if opcode == websocket.ABNF.OPCODE_CONT else 0)
-            if total > self.limit:
-                self.refused = (
-                    f"a websocket message of {total} bytes exceeds the"
-                    f" {self.limit}-byte limit (max_message_size)"
-                )
-                raise _MessageTooLarge(self.refused)
-        elif length > _MAX_CONTROL_FRAME:
-            self.refused = f"a control frame of {length} bytes (at most 125 are allowed)"
-            raise websocket.WebSocketProtocolException(self.refused)
-
-
-def _bound_frames(ws: websocket.WebSocket, limit: int) -> None:
-    """Swap the connection's frame reader for a bounded one (nothing is buffered yet)."""
-    current = ws.frame_buffer
-    bounded = _BoundedFrameBuffer(current.recv, limit)
-    bounded.recv_buffer = current.recv_buffer
-    ws.frame_buffer = bounded
-
-
-def _client_frame(payload: bytes, opcode: int, mask_key: bytes) -> bytes:
-    """One whole client frame (RFC 6455 5.2): FIN set, no RSV bits, masked with ``mask_key``.
-
-    Needs ``websockets.speedups`` (C masking). InvalidArgument for an unknown opcode, a control
-    frame over 125 bytes (5.5) or a mask key that is not 4 bytes.
-    """
-    if _apply_mask is None:
-        raise RuntimeError("websockets.speedups is not installed")
-    if opcode not in _OPCODES:
-        raise InvalidArgument(f"unknown websocket opcode {opcode:#x}")
-    if len(mask_key) != 4:
-        raise InvalidArgument("a websocket mask key is 4 bytes")
-    length = len(payload)
-    first = 0x80 | opcode
-    if length <= _MAX_CONTROL_FRAME:
-        header = struct.pack("!BB", first, 0x80 | length)
-    elif opcode & 0x08:
-        raise InvalidArgument(f"a control frame of {length} bytes (at most 125 are allowed)")
-    elif length < 1 << 16:
-        header = struct.pack("!BBH", first, 0x80 | 126, length)
-    elif length < 1 << 63:
-        header = struct.pack("!BBQ", first, 0x80 | 127, length)
-    else:  # pragma: no cover - cannot be allocated
-        raise InvalidArgument("a websocket frame is shorter than 2**63 bytes")
-    return b"".join((header, mask_key, _apply_mask(payload, mask_key)))
-
-
-def _masked_frame(payload: bytes, opcode: int) -> bytes:
-    """:func:`_client_frame` with a fresh random mask key."""
-    return _client_frame(payload, opcode, os.urandom(4))
-
-
-def _abnf_frame(payload: bytes, opcode: int) -> bytes:
-    """websocket-client's frame builder: the fallback, masking in pure Python (slow)."""
-    frame: bytes = websocket.ABNF.create_frame(payload, opcode).format()
-    return frame
-
-
-# How ``Transport._write`` builds a frame: C masking when websockets.speedups is importable.
-_build_frame: Callable[[bytes, int], bytes] = _abnf_frame if _apply_mask is None else _masked_frame
-
-
-def _as_bytes(payload: str | bytes) -> bytes:
-    return payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-
-
-def _abort(ws: websocket.WebSocket) -> None:
-    """Shut the socket down at once: the reader thread's next read fails and it moves on."""
-    sock = ws.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _ssl_options(
-    self_signed: bool, certificate_sha256: str | None, ca_file: str | None
-) -> dict[str, Any]:
-    """Verified TLS by default; a pin or self_signed=True replaces CA verification explicitly."""
-    if certificate_sha256 or self_signed:
-        return {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
-    options: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
-    if ca_file:
-        options["ca_certs"] = ca_file
-    return options

@@ -17,9 +17,8 @@ import websocket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hivemind_client.sync import transport
-from hivemind_client.sync.transport import (
-    Transport,
+from hivemind_client.sync import websocket_io as transport
+from hivemind_client.sync.websocket_io import (
     _abnf_frame,
     _build_frame,
     _client_frame,
@@ -202,10 +201,16 @@ def test_write_sends_frames_websocket_client_can_read(
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        sender = Transport("ws://127.0.0.1:1/", None, None, store=None)  # type: ignore[arg-type]
         ws = SimpleNamespace(sock=ours, lock=threading.Lock())
         for opcode, payload in messages:
-            sender._write(ws, payload, opcode)  # type: ignore[arg-type]
+            transport.write_frame(
+                ws,  # type: ignore[arg-type]
+                payload,
+                opcode,
+                send_timeout=10.0,
+                clock=time.monotonic,
+                stopping=lambda: False,
+            )
         reader.join(10)
     finally:
         ours.close()

@@ -1,0 +1,191 @@
+"""The part of a HiveMind client that every driver shares: settings, identity, the core.
+
+A driver (threads, asyncio, HTTP polling) subclasses :class:`ClientBase` and adds only how it
+moves bytes and runs handlers. The constructor takes the reference client's arguments.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from hivemind_client.api.handlers import BinaryDataCallbacks, HandlerRegistry, LocalBus
+from hivemind_client.core.reconnect import ReconnectPolicy
+from hivemind_client.core.url import build_url
+from hivemind_client.errors import IdentityError, InvalidArgument
+from hivemind_client.identity.stores import IdentityNoiseStore, MemoryNoiseStore, NoiseKeyStore
+from hivemind_client.satellite.core import ConnectionInfo, SatelliteConfig, SatelliteCore
+from hivemind_client.satellite.hivemap import HiveMapper
+from hivemind_client.satellite.routing import SatelliteRouter
+
+__all__ = ["DEFAULT_RECONNECT", "DEFAULT_USERAGENT", "ClientBase"]
+
+DEFAULT_USERAGENT = "HiveMessageBusClientV0.0.1"
+DEFAULT_RECONNECT = ReconnectPolicy()
+
+
+class ClientBase(HandlerRegistry):
+    """Settings (from arguments or an identity), the key store and the satellite core."""
+
+    def __init__(
+        self,
+        key: str | None = None,
+        password: str | None = None,
+        crypto_key: str | bytes | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        useragent: str = DEFAULT_USERAGENT,
+        self_signed: bool = False,
+        share_bus: bool = False,
+        compress: bool | None = None,
+        binarize: bool = True,
+        identity: Any = None,
+        internal_bus: Any = None,
+        bin_callbacks: BinaryDataCallbacks | None = None,
+        *,
+        site_id: str | None = None,
+        certificate_sha256: str | None = None,
+        handshake_timeout: float = 10.0,
+        max_queue: int = 1000,
+        max_waiters: int = 1000,
+        max_pending_handlers: int = 1000,
+        reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
+        ping_interval: float = 20.0,
+        ciphers: Sequence[str] | None = None,
+        encodings: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.identity = identity
+        self.key = key or _identity_value(identity, "access_key", "key")
+        self.password = password or _identity_value(identity, "password")
+        self.host = host or _identity_value(identity, "default_master", "host") or "127.0.0.1"
+        self.port = port or _identity_value(identity, "default_port", "port")
+        self.site_id = site_id or _identity_value(identity, "site_id") or "unknown"
+        if not self.key:
+            raise InvalidArgument("an access key is needed (key=... or an identity with one)")
+        if isinstance(crypto_key, str):
+            crypto_key = crypto_key.encode()
+        self.crypto_key = crypto_key
+        self.useragent = useragent
+        self.self_signed = self_signed
+        self.certificate_sha256 = certificate_sha256
+        self.share_bus = share_bus
+        self.compress = compress
+        self.binarize = binarize
+        self.internal_bus = internal_bus if internal_bus is not None else LocalBus()
+        self.bin_callbacks = bin_callbacks or BinaryDataCallbacks()
+        self.handshake_timeout = handshake_timeout
+        self.reconnect = reconnect
+        self.ping_interval = ping_interval
+        self.ciphers = tuple(ciphers) if ciphers else None
+        self.encodings = tuple(encodings) if encodings else None
+        self._max_pending_handlers = max_pending_handlers
+        self.hive_map = HiveMapper(
+            trust=identity.is_trusted if _has(identity, "is_trusted") else None
+        )
+        # protocol v3: pins and PSKs live in the identity when there is one, else in memory for
+        # as long as this client lives; so does the static key (a hub pins it per access key).
+        self.noise_store: NoiseKeyStore = (
+            IdentityNoiseStore(identity, str(self.key))
+            if IdentityNoiseStore.fits(identity)
+            else MemoryNoiseStore(str(self.key))
+        )
+        self._own_noise_key: bytes | None = None
+        self._core = SatelliteCore(
+            SatelliteConfig(max_queue=max_queue, max_waiters=max_waiters),
+            rng=random.Random(),  # backoff jitter; no security role
+            hive_map=self.hive_map,
+        )
+        self._init_driver()
+
+    def _init_driver(self) -> None:
+        """The driver's own state (threads, queues, loops): set up by each driver."""
+
+    # -- connection -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The hub URL (with the authorization query)."""
+        return build_url(self.host, self.port, self.useragent, str(self.key))
+
+    @property
+    def info(self) -> ConnectionInfo | None:
+        """What the current (or last) session negotiated."""
+        return self._core.info
+
+    @property
+    def router(self) -> SatelliteRouter | None:
+        """The routing layer of the current session."""
+        return self._core.router
+
+    @property
+    def session_id(self) -> str:
+        """Our session id: one per client, kept across reconnects."""
+        return self._core.config.session_id
+
+    @property
+    def hub_pin_id(self) -> str:
+        """Where the hub's v3 static key is pinned: ``host:port`` (the reference's pin id)."""
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port}"
+
+    @property
+    def protocol_version(self) -> int | None:
+        """The protocol version of the current (or last) session: 1/2 legacy, 3 Noise."""
+        return self.info.protocol_version if self.info else None
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting for the link to come back."""
+        return self._core.queued
+
+    def _satellite_config(self, noise_key: bytes) -> SatelliteConfig:
+        previous = self._core.config
+        return SatelliteConfig(
+            password=self.password,
+            crypto_key=self.crypto_key,
+            site_id=self.site_id,
+            useragent=self.useragent,
+            session_id=previous.session_id,
+            public_key_pem=_identity_value(self.identity, "public_key_pem"),
+            private_key_pem=_identity_value(self.identity, "private_key_pem"),
+            trust=self.identity if _has(self.identity, "is_trusted") else None,
+            binarize=self.binarize,
+            compress=self.compress,
+            handshake_timeout=self.handshake_timeout,
+            ciphers=self.ciphers,
+            encodings=self.encodings,
+            noise_static_key=noise_key,
+            hub_pin_id=self.hub_pin_id,
+            max_queue=previous.max_queue,
+            max_waiters=previous.max_waiters,
+            ping_interval=self.ping_interval,
+            reconnect=self.reconnect,
+        )
+
+    def _noise_private_key(self) -> bytes:
+        """Our X25519 static key: the identity's, or one generated for this client."""
+        if _has(self.identity, "noise_private_key"):
+            key = self.identity.noise_private_key()
+            if not isinstance(key, bytes) or len(key) != 32:
+                raise IdentityError("the identity's Noise static key is not 32 bytes")
+            return key
+        if self._own_noise_key is None:
+            self._own_noise_key = secrets.token_bytes(32)
+        return self._own_noise_key
+
+
+def _has(identity: Any, attribute: str) -> bool:
+    return identity is not None and callable(getattr(identity, attribute, None))
+
+
+def _identity_value(identity: Any, *names: str) -> Any:
+    if identity is None:
+        return None
+    for name in names:
+        value = getattr(identity, name, None)
+        if value:
+            return value
+    return None
