@@ -48,7 +48,7 @@ def implementation(name: str, adapters: dict[str, str]) -> Implementation:
     from .adapter import ProcessImplementation
 
     if name == "ours":
-        from .ours import OurImplementation
+        from .implementations.ours import OurImplementation
 
         return OurImplementation()
     if name == "ours-pipe":
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(name)
         return 0
     if args.command == "serve":
-        from .ours import serve_ours
+        from .implementations.ours import serve_ours
 
         serve_ours()
         return 0
