@@ -35,9 +35,15 @@ def generators() -> dict[Path, str]:
 def generate_all(out: Path) -> int:
     """Run every generator into a scratch directory, then replace what it produced in ``out``."""
     from .__main__ import oracle_python
+    from .shipped import KitError
 
+    found = generators()
+    if not found:
+        raise KitError(
+            f"no generator scripts in {HERE / 'generators'} (a source checkout has them)"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    for script, environment in generators().items():
+    for script, environment in found.items():
         python = sys.executable if environment == "project" else oracle_python(environment)
         with tempfile.TemporaryDirectory() as scratch:
             print(f"[generate] {script.name} under {environment}", flush=True)

@@ -15,18 +15,36 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib import metadata
+from importlib import import_module, metadata
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import hivemind_bus_client.encryption as enc
 from hivemind_bus_client import exceptions as exc
 from hivemind_bus_client.message import HiveMessage, HiveMessageType
 from hivemind_bus_client.serialization import decode_bitstring, get_bitstring
 
-from conformance.adapter import serve
+
+def _kit_module(name: str) -> ModuleType:
+    """A module of the conformance package this file belongs to, whatever its installed name.
+
+    The package (``conformance`` in a checkout, ``hivemind_conformance`` when installed) is
+    registered without running its ``__init__`` and without putting its parent directory (a
+    checkout's root or another interpreter's site-packages) on this interpreter's path.
+    """
+    package = "_hivemind_conformance_kit"
+    if package not in sys.modules:
+        spec = ModuleSpec(package, None, is_package=True)
+        spec.submodule_search_locations = [str(Path(__file__).resolve().parents[1])]
+        module = ModuleType(package)
+        module.__spec__, module.__path__ = spec, spec.submodule_search_locations
+        sys.modules[package] = module
+    return import_module(f"{package}.{name}")
+
+
+serve = _kit_module("adapter").serve
 
 VERSION = metadata.version("hivemind_bus_client")
 BINARY_TYPES = {

@@ -11,12 +11,12 @@ the identity's credentials.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import secrets
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from hivemind_client import (
     BinaryPayloadType,
@@ -79,12 +79,11 @@ def offline_demo() -> int:
             say(
                 f"{'':<10} JSON text    {len(text):>5} bytes  round trip {'ok' if same else 'MISMATCH'}"
             )
-    vectors = Path(__file__).resolve().parent.parent / "conformance" / "vectors"
-    if vectors.is_dir():
-        say(f"\nconformance vectors in {vectors}:")
+    # The conformance kit ships with the library (hivemind_conformance, with its vectors).
+    if importlib.util.find_spec("hivemind_conformance") is not None:
+        say("\nconformance vectors shipped with hivemind_conformance:")
         result = subprocess.run(
-            [sys.executable, "-m", "conformance", "run", str(vectors)],
-            cwd=vectors.parent.parent,
+            [sys.executable, "-m", "hivemind_conformance", "run"],
             check=False,
             capture_output=True,
             text=True,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conformance.adapter import AdapterError, ProcessImplementation
-from conformance.ours import OurImplementation
+from conformance.implementations.ours import OurImplementation
 from conformance.runner import collect_files, load_deviations, run_files
 
 ROOT = Path(__file__).resolve().parents[2]

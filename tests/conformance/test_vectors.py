@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conformance.impl import Unsupported
-from conformance.ours import OurImplementation
+from conformance.implementations.ours import OurImplementation
 from conformance.runner import load_file
 from conformance.suites import SUITES
 

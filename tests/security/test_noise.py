@@ -274,7 +274,7 @@ def _noise_vectors(path: Path) -> list[dict[str, Any]]:
 
 def test_noise_conformance_vectors_pass() -> None:
     from conformance.impl import OperationFailed
-    from conformance.ours_noise import OPERATIONS
+    from conformance.implementations.ours.noise import OPERATIONS
     from conformance.suites.noise import SUITES
 
     class Ours:

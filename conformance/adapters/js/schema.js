@@ -6,7 +6,8 @@
 const fs = require("fs");
 const path = require("path");
 
-const SCHEMA_PATH = path.join(__dirname, "..", "..", "..", "schema", "hive_message.schema.json");
+// conformance/schema/ (symlinks to the repository's schema/ in a checkout; real files when installed)
+const SCHEMA_PATH = path.join(__dirname, "..", "..", "schema", "hive_message.schema.json");
 const MAX_NESTING = 16; // how many wrapping envelopes may nest (the "#" self-reference)
 const ANNOTATIONS = new Set(["$schema", "$id", "title", "description", "$defs"]);
 const KEYWORDS = new Set([

@@ -1,0 +1,1 @@
+../../schema/hivemind_frame.ksy
