@@ -37,6 +37,11 @@ class as one named by a peer: the code is what programs compare, the branch is a
 
 from __future__ import annotations
 
+import logging
+
+_log = logging.getLogger(__name__)
+
+
 __all__ = [
     "AuthenticationFailed",
     "ConnectionFailed",

@@ -11,6 +11,7 @@ the identity's credentials.
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import statistics
 import subprocess
@@ -38,6 +39,8 @@ from hivemind_client.cli.support import (
     say,
 )
 from hivemind_client.identity import NodeIdentity
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_UTTERANCES", "demo", "offline_demo"]
 

@@ -70,7 +70,7 @@ EXIT_NO_ANSWER = 3
 EXIT_INTERRUPTED = 130
 """Interrupted by Ctrl-C (128 + SIGINT), except where Ctrl-C is the normal way out."""
 
-LOG = logging.getLogger("hivemind_client.cli")
+LOG = logging.getLogger(__name__)
 
 
 class CliError(Exception):

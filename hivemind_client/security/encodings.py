@@ -29,6 +29,7 @@ loops are several times slower than the C decoders the reference ships.
 from __future__ import annotations
 
 import binascii
+import logging
 import struct
 from collections.abc import Callable
 from enum import StrEnum
@@ -37,6 +38,8 @@ from functools import lru_cache
 import pybase64
 
 from hivemind_client.errors import InvalidArgument, InvalidEncoding
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "ENCODINGS",

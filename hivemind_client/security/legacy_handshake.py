@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,8 @@ from hivemind_client.security.aead import (
     preferred_ciphers,
 )
 from hivemind_client.security.encodings import ENCODINGS, TextEncoding
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "IV_SIZE",
