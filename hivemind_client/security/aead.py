@@ -31,7 +31,6 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from enum import StrEnum
 from functools import cache, lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final
@@ -39,6 +38,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from hivemind_client._compat import StrEnum
 from hivemind_client.errors import (
     AuthenticationFailed,
     InvalidArgument,

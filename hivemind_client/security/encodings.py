@@ -32,11 +32,11 @@ import binascii
 import logging
 import struct
 from collections.abc import Callable
-from enum import StrEnum
 from functools import lru_cache
 
 import pybase64
 
+from hivemind_client._compat import StrEnum
 from hivemind_client.errors import InvalidArgument, InvalidEncoding
 
 _log = logging.getLogger(__name__)

@@ -26,7 +26,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Final
 
@@ -35,6 +34,7 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import RSA
 from Crypto.Signature import pss
 
+from hivemind_client._compat import StrEnum
 from hivemind_client.errors import HandshakeFailed, InvalidArgument
 from hivemind_client.security.aead import (
     DEFAULT_CIPHER,
