@@ -57,7 +57,7 @@ def set_identity(args: argparse.Namespace) -> int:
             "nothing to set: give at least one of --key, --password, --host, --port, --siteid",
             EXIT_USAGE,
         )
-    identity = load_identity(args)
+    identity = load_identity(args, for_writing=True)
     if key:
         _check_key(key)
         identity.access_key = key
@@ -88,7 +88,7 @@ def set_identity(args: argparse.Namespace) -> int:
 
 def reset_pgp(args: argparse.Namespace) -> int:
     """Replace the RSA key pair and print the new public key."""
-    identity = load_identity(args)
+    identity = load_identity(args, for_writing=True)
     identity.reset_keys()
     say(f"new RSA key pair written: {identity.private_key_path}")
     say(f"identity saved: {identity.path}")

@@ -80,6 +80,13 @@ def _common_options() -> argparse.ArgumentParser:
         default=suppress,
         help="identity file to use (default: $XDG_CONFIG_HOME/hivemind/_identity.json)",
     )
+    group.add_argument(
+        "--app",
+        metavar="NAME",
+        default=suppress,
+        help="use the identity of application NAME ($XDG_CONFIG_HOME/hivemind/NAME/_identity.json;"
+        " reads fall back to the shared file while NAME has none)",
+    )
     group.add_argument("--host", default=suppress, help="hub address: HOST, ws://HOST, wss://HOST")
     group.add_argument("--port", type=_port, default=suppress, help="hub port (default 5678)")
     group.add_argument("--key", default=suppress, help="access key the hub knows this node by")
