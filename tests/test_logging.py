@@ -84,7 +84,11 @@ def test_modules_log_under_their_own_name() -> None:
     missing = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
-        if relative.startswith(NOT_YET) or path.name in {"__init__.py", "__main__.py", "_compat.py"}:
+        if relative.startswith(NOT_YET) or path.name in {
+            "__init__.py",
+            "__main__.py",
+            "_compat.py",
+        }:
             continue
         tree = ast.parse(path.read_text())
         if len(tree.body) <= 4 and "import *" in path.read_text():
