@@ -237,7 +237,7 @@ def generate_models(schema: dict[str, Any], out: Path) -> None:
             "--output-model-type",
             "typing.TypedDict",
             "--target-python-version",
-            "3.11",
+            "3.10",
             "--use-standard-collections",
             "--use-union-operator",
             "--use-schema-description",
@@ -250,8 +250,20 @@ def generate_models(schema: dict[str, Any], out: Path) -> None:
         capture_output=True,
         text=True,
     )
-    text = target.read_text()
+    text = target.read_text().replace(_BACKPORT, _VERSIONED_IMPORT)
     target.write_text(re.sub(r"\n{3,}(?=\S)", "\n\n\n", text).rstrip() + "\n")
+
+
+# For 3.10 the generator imports NotRequired from typing_extensions; 3.11+ has it in typing, so
+# only 3.10 needs typing_extensions (a dependency with a python_version marker).
+_BACKPORT = "from typing_extensions import NotRequired\n"
+_VERSIONED_IMPORT = (
+    "import sys\n\n"
+    "if sys.version_info >= (3, 11):\n"
+    "    from typing import NotRequired\n"
+    "else:\n"
+    "    from typing_extensions import NotRequired\n"
+)
 
 
 def _stem(schema: dict[str, Any]) -> str:

@@ -2,7 +2,13 @@
 
 Layers, bottom up: ``frame`` (binary frames <-> bytes), ``message`` and ``codec`` (HiveMessage
 <-> JSON text and binary frames, validated against ``schema/``), ``errors`` (one hierarchy).
+
+The library logs through ``logging.getLogger(__name__)`` in each module, under the
+``hivemind_client`` logger, which has a ``NullHandler``: with no logging configured, nothing
+is printed (errors reach the caller as exceptions); configure ``logging`` to see the records.
 """
+
+import logging
 
 from hivemind_client.errors import (
     AuthenticationFailed,
@@ -50,7 +56,26 @@ from hivemind_client.wire.message import HiveMessage, Message, MessageLike
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 from hivemind_client.wire.validation import validate_message
 
-__version__ = "0.1.0"
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> str:
+    # ``__version__`` is read from the installed metadata on first use: importing
+    # importlib.metadata costs milliseconds that ``import hivemind_client`` should not pay.
+    if name == "__version__":
+        globals()[name] = version = _installed_version()  # later reads skip __getattr__
+        return version
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hivemind-client")
+    except PackageNotFoundError:
+        return "0+unknown"
+
 
 __all__ = [
     "DEFAULT_MAX_INFLATED_SIZE",

@@ -6,7 +6,7 @@ Run it with the REFERENCE interpreter, never the project's:
     .venvs/ref-0.7/bin/python conformance/generators/frames.py conformance/vectors
 
 It writes OUTDIR/frame.json, OUTDIR/frame-large.json and OUTDIR/frame-invalid.json
-(format ``hivemind-conformance/1``, see shared/CONFORMANCE-FORMAT.md). Output is deterministic:
+(format ``hivemind-conformance/1``, see docs/conformance.md). Output is deterministic:
 all random data comes from fixed seeds and the vectors are built in a fixed order.
 
 Positive vectors: the reference encoder (``get_bitstring``) produces ``frame_hex``; every other
@@ -533,7 +533,7 @@ def frame_vectors() -> list[dict]:
                 )
             )
 
-    # 2. the worked examples of PROTOCOL-NOTES section 4
+    # 2. the worked examples of docs/protocol.md section 4
     vectors.append(
         positive(
             "example-bus-test",
@@ -542,7 +542,7 @@ def frame_vectors() -> list[dict]:
             {},
             compressed=False,
             versioned=False,
-            note="PROTOCOL-NOTES section 4 example (str input)",
+            note="docs/protocol.md section 4 example (str input)",
         )
     )
     vectors.append(
@@ -553,7 +553,7 @@ def frame_vectors() -> list[dict]:
             {},
             compressed=False,
             versioned=True,
-            note="PROTOCOL-NOTES section 4 example, versioned",
+            note="docs/protocol.md section 4 example, versioned",
         )
     )
     vectors.append(
@@ -565,7 +565,7 @@ def frame_vectors() -> list[dict]:
             compressed=False,
             versioned=False,
             bin_type=1,
-            note="PROTOCOL-NOTES section 4 example",
+            note="docs/protocol.md section 4 example",
         )
     )
 

@@ -133,7 +133,7 @@ HUB_BUS = json.dumps(
     {"msg_type": "bus", "payload": {"type": "speak", "data": {"utterance": "olá"}, "context": {}}},
     ensure_ascii=False,
 )
-BINARY_FRAME = bytes.fromhex("098027b7d10102")  # a BINARY RAW_AUDIO frame (PROTOCOL-NOTES §4)
+BINARY_FRAME = bytes.fromhex("098027b7d10102")  # a BINARY RAW_AUDIO frame (docs/protocol.md section 4)
 
 
 class Side:

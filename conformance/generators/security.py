@@ -5,7 +5,7 @@ Run it with the REFERENCE interpreter, never the project's:
 
     .venvs/ref-0.7/bin/python conformance/generators/security.py conformance/vectors
 
-Writes (format ``hivemind-conformance/1``, see shared/CONFORMANCE-FORMAT.md):
+Writes (format ``hivemind-conformance/1``, see docs/conformance.md):
 
 * ``text-encoding.json``: the seven encodings of hivemind_bus_client (z85base91 0.0.5 for
   Z85B/Z85P/B91) over lengths 0..12, 33, 255 and 1000 of random bytes, runs of zero and 0xff

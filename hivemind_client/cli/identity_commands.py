@@ -8,6 +8,7 @@ of them opens a connection. Passwords and access keys are shown masked.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from hivemind_client.cli.support import (
     split_host,
 )
 from hivemind_client.identity import NodeIdentity, public_key_fingerprint
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["forget_server", "reset_pgp", "set_identity", "trust"]
 
@@ -54,7 +57,7 @@ def set_identity(args: argparse.Namespace) -> int:
             "nothing to set: give at least one of --key, --password, --host, --port, --siteid",
             EXIT_USAGE,
         )
-    identity = load_identity(args)
+    identity = load_identity(args, for_writing=True)
     if key:
         _check_key(key)
         identity.access_key = key
@@ -85,7 +88,7 @@ def set_identity(args: argparse.Namespace) -> int:
 
 def reset_pgp(args: argparse.Namespace) -> int:
     """Replace the RSA key pair and print the new public key."""
-    identity = load_identity(args)
+    identity = load_identity(args, for_writing=True)
     identity.reset_keys()
     say(f"new RSA key pair written: {identity.private_key_path}")
     say(f"identity saved: {identity.path}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -45,6 +46,8 @@ from hivemind_client.cli.processes import (
     port_open,
 )
 from hivemind_client.cli.support import CliError
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "CACHE_DIR_VARIABLE",

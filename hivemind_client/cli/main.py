@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -34,6 +35,8 @@ from hivemind_client.cli.support import (
     CliError,
     setup_logging,
 )
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["build_parser", "main"]
 
@@ -76,6 +79,13 @@ def _common_options() -> argparse.ArgumentParser:
         metavar="PATH",
         default=suppress,
         help="identity file to use (default: $XDG_CONFIG_HOME/hivemind/_identity.json)",
+    )
+    group.add_argument(
+        "--app",
+        metavar="NAME",
+        default=suppress,
+        help="use the identity of application NAME ($XDG_CONFIG_HOME/hivemind/NAME/_identity.json;"
+        " reads fall back to the shared file while NAME has none)",
     )
     group.add_argument("--host", default=suppress, help="hub address: HOST, ws://HOST, wss://HOST")
     group.add_argument("--port", type=_port, default=suppress, help="hub port (default 5678)")

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -70,7 +71,7 @@ EXIT_NO_ANSWER = 3
 EXIT_INTERRUPTED = 130
 """Interrupted by Ctrl-C (128 + SIGINT), except where Ctrl-C is the normal way out."""
 
-LOG = logging.getLogger("hivemind_client.cli")
+LOG = logging.getLogger(__name__)
 
 
 class CliError(Exception):
@@ -209,20 +210,51 @@ class Settings:
             )
 
 
-def _identity_path(args: argparse.Namespace) -> Path:
+APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""What ``--app`` accepts: one plain path segment (the reference's rule)."""
+
+
+def _identity_path(args: argparse.Namespace, *, for_writing: bool) -> Path:
     given = getattr(args, "identity", None)
+    app: str | None = getattr(args, "app", None)
+    if given and app is not None:
+        raise CliError("pass --identity or --app, not both", EXIT_USAGE)
     if given:
         return Path(given).expanduser()
     from hivemind_client.identity import default_identity_path
 
-    return default_identity_path()
+    shared = default_identity_path()
+    if app is None:
+        return shared
+    if not APP_NAME.fullmatch(app):
+        raise CliError(
+            f"--app must be letters, digits, '.', '_' or '-', starting with a letter or "
+            f"digit, at most 64 characters: {app!r}",
+            EXIT_USAGE,
+        )
+    own = shared.parent / app / shared.name
+    if for_writing or own.is_file() or not shared.is_file():
+        return own
+    # As the reference does: an application without a file of its own reads the shared one.
+    print(
+        f"{PROG}: warning: {app!r} has no identity file at {own} and reads the shared "
+        f"{shared}; run '{PROG} --app {app} set-identity ...' to give it one",
+        file=sys.stderr,
+    )
+    return shared
 
 
-def load_identity(args: argparse.Namespace) -> NodeIdentity:
-    """The identity named by ``--identity`` (or the default one); a missing file is empty."""
+def load_identity(args: argparse.Namespace, *, for_writing: bool = False) -> NodeIdentity:
+    """The identity named by ``--identity`` or ``--app`` (or the default one).
+
+    ``--app NAME`` is ``$XDG_CONFIG_HOME/hivemind/NAME/_identity.json``, the reference's
+    per-application identity. Reading falls back to the shared file while the application has
+    none; ``for_writing`` (set-identity, reset-pgp) always names the application's own file.
+    A missing file is an empty identity.
+    """
     from hivemind_client.identity import NodeIdentity
 
-    return NodeIdentity(_identity_path(args))
+    return NodeIdentity(_identity_path(args, for_writing=for_writing))
 
 
 def resolve_settings(args: argparse.Namespace, identity: NodeIdentity) -> Settings:

@@ -28,9 +28,9 @@ are cached, so a session's key object is built once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from enum import StrEnum
 from functools import cache, lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final
@@ -38,6 +38,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from hivemind_client._compat import StrEnum
 from hivemind_client.errors import (
     AuthenticationFailed,
     InvalidArgument,
@@ -48,6 +49,8 @@ from hivemind_client.errors import (
     UnknownCipher,
 )
 from hivemind_client.security.encodings import _DECODERS, _ENCODERS, TextEncoding
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "AES_KEY_SIZES",

@@ -2,7 +2,7 @@
 
 A hub and a client agree on one of these names in the legacy handshake; every field of a JSON
 cipher envelope (``ciphertext``, ``tag``, ``nonce``) is then written with it. Definitions (our
-own, from ``PROTOCOL-NOTES.md`` section 3; byte-compatible with the reference client 0.7.0a2 and
+own, from ``docs/protocol.md`` section 5; byte-compatible with the reference client 0.7.0a2 and
 z85base91 0.0.5):
 
 ``JSON-HEX``          lowercase base16.
@@ -29,14 +29,17 @@ loops are several times slower than the C decoders the reference ships.
 from __future__ import annotations
 
 import binascii
+import logging
 import struct
 from collections.abc import Callable
-from enum import StrEnum
 from functools import lru_cache
 
 import pybase64
 
+from hivemind_client._compat import StrEnum
 from hivemind_client.errors import InvalidArgument, InvalidEncoding
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "ENCODINGS",

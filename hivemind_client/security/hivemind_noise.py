@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +40,8 @@ from hivemind_client.security.noise import (
     HandshakePhase,
     HandshakeState,
 )
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "CHUNK_SIZE",

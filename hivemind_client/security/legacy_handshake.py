@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import RSA
 from Crypto.Signature import pss
 
+from hivemind_client._compat import StrEnum
 from hivemind_client.errors import HandshakeFailed, InvalidArgument
 from hivemind_client.security.aead import (
     DEFAULT_CIPHER,
@@ -42,6 +43,8 @@ from hivemind_client.security.aead import (
     preferred_ciphers,
 )
 from hivemind_client.security.encodings import ENCODINGS, TextEncoding
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "IV_SIZE",

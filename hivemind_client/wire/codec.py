@@ -8,6 +8,7 @@ Everything decoded is validated against ``schema/hive_message.schema.json``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from hivemind_client.errors import InvalidArgument
@@ -23,6 +24,8 @@ from hivemind_client.wire.message import (
 )
 from hivemind_client.wire.message_types import HiveMessageType
 from hivemind_client.wire.validation import validate_payload
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "decode_binary",
@@ -49,8 +52,6 @@ def _metadata_object(text: bytes) -> dict[str, Any]:
 def encode_json(message: HiveMessage) -> str:
     """The JSON text frame of a message."""
     return _check_message(message).serialize()
-
-
 
 
 def encode_binary(

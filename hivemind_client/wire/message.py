@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Protocol, TypeAlias, cast, runtime_checkable
 
 from hivemind_client.errors import InvalidArgument, InvalidJSON, InvalidPayload, UnknownMessageType
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 from hivemind_client.wire.validation import validate_message
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "decode_json",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from enum import Enum, IntEnum
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["BinaryPayloadType", "HiveMessageType"]
 

@@ -286,6 +286,55 @@ def _public_pem(path: Path) -> str:
     return pem
 
 
+def test_app_writes_its_own_identity_file(tmp_path: Path) -> None:
+    # the reference's layout: $XDG_CONFIG_HOME/hivemind/<app>/_identity.json
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    shared = tmp_path / "xdg" / "hivemind" / "_identity.json"
+    assert run("set-identity", "--key", "shared-key", env=env).returncode == 0
+    result = run("--app", "kitchen-radio", "set-identity", "--key", "app-key", env=env)
+    assert result.returncode == 0, result.stderr
+    own = tmp_path / "xdg" / "hivemind" / "kitchen-radio" / "_identity.json"
+    assert NodeIdentity(own).access_key == "app-key"
+    assert NodeIdentity(shared).access_key == "shared-key"  # never written through --app
+    shared_key = NodeIdentity(shared).private_key_path
+    before = shared_key.read_bytes() if shared_key.exists() else None
+    # after the command name too, like the other global options; keys land beside its file
+    result = run("reset-pgp", "--app", "kitchen-radio", env=env)
+    assert result.returncode == 0, result.stderr
+    assert NodeIdentity(own).private_key_path.parent == own.parent
+    assert NodeIdentity(own).private_key_path.is_file()
+    assert (shared_key.read_bytes() if shared_key.exists() else None) == before
+
+
+def test_app_without_a_file_reads_the_shared_one(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    shared = tmp_path / "xdg" / "hivemind" / "_identity.json"
+    peer = tmp_path / "peer.pem"
+    _public_pem(peer)
+    assert run("trust", "add", str(peer), "--alias", "hub", env=env).returncode == 0
+    listed = run("--app", "radio", "trust", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[0] == "hub"
+    assert "'radio' has no identity file" in listed.stderr
+    assert str(shared) in listed.stderr
+    assert not (shared.parent / "radio").exists()
+
+
+@pytest.mark.parametrize("name", ["..", "a/b", "-x", "", "x" * 65])
+def test_app_name_is_one_plain_path_segment(tmp_path: Path, name: str) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    result = run("--app", name, "set-identity", "--key", "k", env=env)
+    assert result.returncode == 2
+    assert "--app" in one_error_line(result)
+    assert not (tmp_path / "xdg").exists()
+
+
+def test_app_and_identity_exclude_each_other(identity: Path) -> None:
+    result = run("--app", "radio", "set-identity", "--key", "k", identity=identity)
+    assert result.returncode == 2
+    assert "not both" in one_error_line(result)
+
+
 def test_trust_add_list_remove(identity: Path, tmp_path: Path) -> None:
     pem = _public_pem(tmp_path / "peer.pem")
     result = run(

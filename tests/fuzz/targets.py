@@ -1,6 +1,6 @@
 """Fuzz targets: plain functions of one ``bytes`` input, shared by atheris and hypothesis.
 
-Each target feeds hostile input to one layer. The common invariant (DESIGN.md, practice 10):
+Each target feeds hostile input to one layer. The common invariant (the library's rule for peer input):
 any input is accepted or refused with a documented error, a
 :class:`~hivemind_client.errors.HiveMindError`. Anything else that escapes is a crash; an
 ``AssertionError`` raised here marks a broken property of an accepted input (a round trip, a

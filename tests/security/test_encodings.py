@@ -1,7 +1,7 @@
 """The seven binary-to-text encodings: known answers, models, round trips and strict decoding.
 
 The fast implementations (lane arithmetic, windows) are held to plain per-character models
-written here from the definitions in ../shared/PROTOCOL-NOTES.md section 3. Agreement with the
+written here from the definitions in docs/protocol.md section 5. Agreement with the
 reference client byte for byte is checked by the ``text-encoding`` conformance vectors
 (conformance/vectors/text-encoding.json, run by tests/conformance/test_vectors.py).
 """
@@ -146,7 +146,7 @@ def test_urlsafe_alphabet() -> None:
 
 
 def test_z85_known_answers() -> None:
-    # ../shared/PROTOCOL-NOTES.md section 3 "Check": bytes 86 4F D2 6F B5 59 F7 5B. The Z85P body
+    # The Z85 check value: bytes 86 4F D2 6F B5 59 F7 5B. The Z85P body
     # is ZeroMQ RFC 32's own example ("HelloWorld").
     data = bytes.fromhex("864FD26FB559F75B")
     assert encode_text(data, "JSON-Z85P") == "\x00HelloWorld"

@@ -34,8 +34,8 @@ from hivemind_client.security.legacy_handshake import (
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# JarbasHiveMind/HiveMind-js test/vectors.json (commit 5b8f640f751a8429b35ad05a21c7ccf06573f396),
-# also quoted in ../shared/PROTOCOL-NOTES.md section 7.
+# JarbasHiveMind/HiveMind-js test/vectors.json (commit 5b8f640f751a8429b35ad05a21c7ccf06573f396);
+# the derivation is described in docs/protocol.md section 6.
 JS_PASSWORD = "test-password-123"
 JS_IV = bytes.fromhex("deadbeefcafebabe")
 JS_HSUB = "deadbeefcafebabe47f0753a5a76dd104638641f6f108805"  # "hsub"
@@ -348,7 +348,7 @@ def test_negotiation_offers_only_what_the_hub_allows(
 
 def test_hub_without_lists_knows_only_the_defaults() -> None:
     # hivemind-core 3.0.x sends no "ciphers"/"encodings": AES-GCM with JSON-HEX only
-    # and the first 16 bytes of the key (AES-128): PROTOCOL-NOTES.md 2.2 "Key length history"
+    # and the first 16 bytes of the key (AES-128): docs/protocol.md section 6 (3.0.x hubs)
     offer = negotiate(None, None)
     assert offer == Negotiation((Cipher.AES_GCM,), (TextEncoding.JSON_HEX,), 16)
     assert negotiate(ALL_CIPHERS, ALL_ENCODINGS).key_size == 32

@@ -197,10 +197,13 @@ class HubConnection:
 
     async def serve(self, seconds: float | None = None) -> None:
         """Read and record messages until the client closes (or for ``seconds``)."""
+
+        async def read_all() -> None:
+            while True:
+                await self.recv()
+
         with contextlib.suppress(ConnectionClosed, asyncio.TimeoutError):
-            async with asyncio.timeout(seconds):
-                while True:
-                    await self.recv()
+            await asyncio.wait_for(read_all(), seconds)  # asyncio.timeout() is 3.11+
 
     async def wait_closed(self) -> None:
         await self.ws.wait_closed()

@@ -646,7 +646,7 @@ def tls_hub_context(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLCo
     """A self-signed certificate for 127.0.0.1 (server context, SHA-256 of the DER)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

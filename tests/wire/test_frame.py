@@ -34,7 +34,7 @@ from .bitreader import read_naive
 
 FRAMED_TYPES = [t for t in HiveMessageType if t is not HiveMessageType.INTERCOM]
 
-# Known answers from ../shared/PROTOCOL-NOTES.md section 4 ("verified here" examples).
+# Known answers: the worked examples of docs/protocol.md section 4.
 KNOWN = [
     ("82027b7d7b2274797065223a2274657374227d", "bus", False, b"{}", b'{"type":"test"}', 0),
     ("c042027b7d7b2274797065223a2274657374227d", "bus", True, b"{}", b'{"type":"test"}', 0),
