@@ -1,7 +1,13 @@
 """hivemind-client: a schema-first client library for the HiveMind mesh.
 
-Layers, bottom up: ``frame`` (binary frames <-> bytes), ``message`` and ``codec`` (HiveMessage
-<-> JSON text and binary frames, validated against ``schema/``), ``errors`` (one hierarchy).
+Layers, bottom up (each imports only those below it; ``lint-imports`` checks):
+``errors`` (one hierarchy), ``wire`` (frames, messages, codec, validation), ``security``
+(encodings, AEAD, handshakes, INTERCOM, Noise), ``core`` (the sans-I/O session, events,
+requests, reconnect decisions), ``satellite`` (routing, CASCADE, hive map, the satellite core),
+``identity`` (files and key stores), ``api`` (what every driver shares), ``sync`` (the threaded
+websocket driver), ``cli``. This package re-exports the wire layer and the errors; the client
+classes load on first use (``from hivemind_client import HiveMessageBusClient``), so
+``import hivemind_client`` stays cheap.
 
 The library logs through ``logging.getLogger(__name__)`` in each module, under the
 ``hivemind_client`` logger, which has a ``NullHandler``: with no logging configured, nothing
@@ -9,6 +15,7 @@ is printed (errors reach the caller as exceptions); configure ``logging`` to see
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from hivemind_client.errors import (
     AuthenticationFailed,
@@ -59,13 +66,38 @@ from hivemind_client.wire.validation import validate_message
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
-def __getattr__(name: str) -> str:
+_LAZY = {
+    "HiveMessageBusClient": "hivemind_client.sync.client",
+    "BinaryDataCallbacks": "hivemind_client.api.handlers",
+    "LocalBus": "hivemind_client.api.handlers",
+    "ConnectionInfo": "hivemind_client.satellite.core",
+    "ReconnectPolicy": "hivemind_client.core.reconnect",
+    "NodeIdentity": "hivemind_client.identity",
+}
+"""Names that load their layer on first use: the client pulls in sockets and threads."""
+
+
+def __getattr__(name: str) -> Any:
     # ``__version__`` is read from the installed metadata on first use: importing
     # importlib.metadata costs milliseconds that ``import hivemind_client`` should not pay.
     if name == "__version__":
         globals()[name] = version = _installed_version()  # later reads skip __getattr__
         return version
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from hivemind_client.api.handlers import BinaryDataCallbacks, LocalBus
+    from hivemind_client.core.reconnect import ReconnectPolicy
+    from hivemind_client.identity import NodeIdentity
+    from hivemind_client.satellite.core import ConnectionInfo
+    from hivemind_client.sync.client import HiveMessageBusClient
 
 
 def _installed_version() -> str:
@@ -88,6 +120,12 @@ __all__ = [
     "Message",
     "MessageLike",
     "__version__",
+    "BinaryDataCallbacks",
+    "ConnectionInfo",
+    "HiveMessageBusClient",
+    "LocalBus",
+    "NodeIdentity",
+    "ReconnectPolicy",
     "decode_binary",
     "decode_frame",
     "decode_json",

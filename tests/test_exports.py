@@ -81,3 +81,24 @@ def test_console_script_entry_point_resolves() -> None:
     from hivemind_client.cli import main
 
     assert callable(main)
+
+
+def test_the_client_imports_from_the_package_as_reference_users_write_it() -> None:
+    from hivemind_client import HiveMessageBusClient, NodeIdentity
+    from hivemind_client.identity import NodeIdentity as moved_identity
+    from hivemind_client.sync.client import HiveMessageBusClient as moved_client
+
+    assert HiveMessageBusClient is moved_client and NodeIdentity is moved_identity
+
+
+def test_importing_the_package_does_not_load_the_driver() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, hivemind_client; "
+        "print(sorted(m for m in ('hivemind_client.sync', 'websocket', 'hivemind_client.identity')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
