@@ -32,7 +32,7 @@ MOVED = {
     "routing": "satellite.routing",
     "cascade": "satellite.cascade",
     "hivemap": "satellite.hivemap",
-    "transport": "sync.transport",
+    "transport": "sync.driver",
     "client": "sync.client",
     "identity": "identity.node_identity",
 }

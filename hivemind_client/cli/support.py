@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:  # imported lazily: `--help` should not pay for the crypto stack
     from hivemind_client.identity import NodeIdentity
     from hivemind_client.sync.client import ConnectionInfo, HiveMessageBusClient
-    from hivemind_client.sync.transport import ReconnectPolicy
+    from hivemind_client.sync.driver import ReconnectPolicy
     from hivemind_client.wire.message import HiveMessage, Message
 
 __all__ = [

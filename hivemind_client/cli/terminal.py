@@ -27,7 +27,7 @@ from hivemind_client.cli.support import (
     say,
     send,
 )
-from hivemind_client.sync.transport import ReconnectPolicy
+from hivemind_client.sync.driver import ReconnectPolicy
 from hivemind_client.wire.message import Message
 
 _log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@
 The behaviour (handshakes, queueing while the link is down, routing, waiters, reconnect
 decisions) is the :class:`~hivemind_client.satellite.core.SatelliteCore`'s, and the settings
 are :class:`~hivemind_client.api.base.ClientBase`'s. This module is the threaded glue: a
-:class:`~hivemind_client.sync.transport.Transport` reader thread, and a dispatcher thread on
+:class:`~hivemind_client.sync.driver.WebsocketDriver` reader thread, and a dispatcher thread on
 which messages are routed and handlers run, never on the socket's reader thread.
 """
 
@@ -54,7 +54,7 @@ from hivemind_client.satellite.core import (
     WaiterMatched,
 )
 from hivemind_client.satellite.routing import DeliverToBus
-from hivemind_client.sync.transport import Transport
+from hivemind_client.sync.driver import WebsocketDriver
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
@@ -80,7 +80,7 @@ class HiveMessageBusClient(ClientBase):
             self._max_pending_handlers
         )
         self._dispatcher: threading.Thread | None = None
-        self._transport: Transport | None = None
+        self._transport: WebsocketDriver | None = None
         self._lock = threading.RLock()  # the core's lock while no transport exists
         self._ready = threading.Event()
         self._ended = threading.Event()
@@ -114,7 +114,7 @@ class HiveMessageBusClient(ClientBase):
         self._ready.clear()
         self._ended.clear()
         self._start_dispatcher()
-        self._transport = Transport(
+        self._transport = WebsocketDriver(
             self.url,
             self._core,
             self._on_outputs,

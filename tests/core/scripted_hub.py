@@ -8,7 +8,7 @@ from typing import Any
 
 from hivemind_client.core.session import ClientSession
 from hivemind_client.security.aead import open_binary, open_json, seal_binary, seal_json
-from hivemind_client.security.legacy_handshake import PasswordHandshake
+from hivemind_client.security.legacy_handshake import PBKDF2_ITERATIONS, PasswordHandshake
 from hivemind_client.wire.codec import decode_binary, decode_json
 from hivemind_client.wire.message import HiveMessage
 
@@ -68,7 +68,9 @@ class ScriptedHub:
             # hivemind-core never verifies the client's envelope: it just mixes the IVs.
             peer_iv = bytes.fromhex(payload["envelope"][:16])
             salt = bytes(a ^ b for a, b in zip(mine.iv, peer_iv, strict=True))
-            self.key = hashlib.pbkdf2_hmac("sha256", self.password.encode(), salt, 100_000)
+            self.key = hashlib.pbkdf2_hmac(
+                "sha256", self.password.encode(), salt, PBKDF2_ITERATIONS
+            )
             answer = {"envelope": mine.envelope, "encoding": self.encoding, "cipher": self.cipher}
             assert session is not None
             session.receive_message(HiveMessage("shake", answer).serialize(), now)

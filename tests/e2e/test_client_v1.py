@@ -15,7 +15,7 @@ import pytest
 from hivemind_client import HiveMessage, Message
 from hivemind_client.errors import ConnectionFailed, HandshakeFailed
 from hivemind_client.sync.client import HiveMessageBusClient
-from hivemind_client.sync.transport import ReconnectPolicy
+from hivemind_client.sync.driver import ReconnectPolicy
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 

@@ -20,7 +20,7 @@ from hivemind_client import HiveMessage, Message
 from hivemind_client.errors import HandshakeFailed
 from hivemind_client.identity import NodeIdentity
 from hivemind_client.sync.client import HiveMessageBusClient
-from hivemind_client.sync.transport import ReconnectPolicy
+from hivemind_client.sync.driver import ReconnectPolicy
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 

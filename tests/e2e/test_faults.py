@@ -51,7 +51,7 @@ import pytest
 
 from hivemind_client import HiveMindError, Message
 from hivemind_client.sync.client import HiveMessageBusClient
-from hivemind_client.sync.transport import ReconnectPolicy
+from hivemind_client.sync.driver import ReconnectPolicy
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 

@@ -34,6 +34,7 @@ from hivemind_client.errors import (
     ConnectionFailed,
     HandshakeFailed,
     HiveMindError,
+    InvalidArgument,
     InvalidJSON,
     InvalidPayload,
     NotConnected,
@@ -46,7 +47,7 @@ from hivemind_client.security.aead import seal_json
 from hivemind_client.security.intercom import seal_intercom
 from hivemind_client.security.legacy_handshake import RsaHandshake
 from hivemind_client.sync.client import HiveMessageBusClient
-from hivemind_client.sync.transport import ReconnectPolicy, Transport, build_url
+from hivemind_client.sync.driver import ReconnectPolicy, WebsocketDriver, build_url
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE, encode_frame
 
 from ..core.scripted_hub import ScriptedHub
@@ -115,13 +116,13 @@ class Recorder:
 
 def _transport(
     hub: MisbehavingHub, outputs: list[Output], **options: Any
-) -> Transport:
-    """A bare Transport driving a SatelliteCore against ``hub`` (no client, no dispatcher)."""
+) -> WebsocketDriver:
+    """A bare WebsocketDriver driving a SatelliteCore against ``hub`` (no client, no dispatcher)."""
     reconnect = options.pop("reconnect", None)
     core = SatelliteCore(
         SatelliteConfig(password=hub.password, reconnect=reconnect), rng=random.Random(0)
     )
-    return Transport(
+    return WebsocketDriver(
         build_url(hub.host, hub.port, "test", "misbehaving-key"),
         core,
         outputs.extend,
@@ -544,8 +545,8 @@ class _CoreAsSession:
         return self.core.data_to_send()
 
 
-class _BlockingTransport(Transport):
-    """A Transport on no socket whose first write blocks until released, like a slow one."""
+class _BlockingTransport(WebsocketDriver):
+    """A driver on no socket whose first write blocks until released, like a slow one."""
 
     def __init__(self, core: SatelliteCore, hub: ScriptedHub) -> None:
         super().__init__("ws://127.0.0.1:1/", core, lambda outputs: None, store=MemoryNoiseStore())
@@ -782,8 +783,8 @@ def test_no_secret_is_logged_or_raised(caplog: pytest.LogCaptureFixture, tmp_pat
     body = "".join(line for line in private_pem.splitlines() if "PRIVATE KEY" not in line)
     secrets += [body[:64], body[-64:]]
     ours = [r for r in caplog.records if not r.name.startswith(("websockets", "asyncio"))]
-    assert logging.getLogger("hivemind_client.sync.transport").isEnabledFor(logging.DEBUG)
-    assert any(r.name == "hivemind_client.sync.transport" for r in ours)  # "reconnecting in ..."
+    assert logging.getLogger("hivemind_client.sync.driver").isEnabledFor(logging.DEBUG)
+    assert any(r.name == "hivemind_client.sync.driver" for r in ours)  # "reconnecting in ..."
     text = "\n".join(
         [r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "") for r in ours] + errors
     )
@@ -892,3 +893,23 @@ def test_close_does_not_wait_for_a_write_stuck_on_a_hub_that_never_reads() -> No
         thread.join(5)
         assert time.monotonic() - started < 3
     assert len(outcome) == 1 and isinstance(outcome[0], NotConnected)
+
+
+def test_a_client_reused_after_close_delivers_and_a_second_connect_still_refuses() -> None:
+    """close() left a stop marker that the next dispatcher obeyed: handlers never ran again."""
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.send_sealed(_speak(f"hello {conn.index}"))
+        await conn.serve()
+
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        heard: list[str] = []
+        client.on_mycroft("speak", lambda message: heard.append(message.data["utterance"]))
+        client.connect(timeout=10)
+        assert hub.wait_for(lambda: heard == ["hello 0"])
+        client.close()
+        client.connect(timeout=10)
+        assert hub.wait_for(lambda: heard == ["hello 0", "hello 1"])
+        with pytest.raises(InvalidArgument, match="already connected"):
+            client.connect(timeout=10)

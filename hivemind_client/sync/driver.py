@@ -1,4 +1,4 @@
-"""The threaded websocket driver's I/O: the only code of the sync client that touches the network.
+"""The threaded websocket driver: the only code of the sync client that touches the network.
 
 One reader thread owns the socket. It connects, moves every websocket message and the time
 into the :class:`~hivemind_client.satellite.core.SatelliteCore`, writes what the core returns,
@@ -68,14 +68,14 @@ from hivemind_client.sync.websocket_io import (
 )
 from hivemind_client.wire.message import HiveMessage
 
-__all__ = ["DEFAULT_PORT", "ReconnectPolicy", "Transport", "build_url"]
+__all__ = ["DEFAULT_PORT", "ReconnectPolicy", "Transport", "WebsocketDriver", "build_url"]
 
 LOG = logging.getLogger(__name__)
 _POLL_SECONDS = 0.2
 _MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
 
 
-class Transport:
+class WebsocketDriver:
     """Drives a :class:`SatelliteCore` over websocket-client, one connection at a time."""
 
     def __init__(
@@ -356,3 +356,7 @@ class Transport:
             clock=self._clock,
             stopping=self._stop.is_set,
         )
+
+
+Transport = WebsocketDriver
+"""The old name (it read like a sibling of the Noise ``NoiseTransport``, which it is not)."""
