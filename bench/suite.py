@@ -5,12 +5,12 @@
 Sections (bench/README.md explains every row and the goals):
 
 - codec and crypto per message size (100 B, 1 KiB, 64 KiB, 1 MiB): ours vs hivemind_bus_client
-  0.7.0a2 vs the bare primitive (micro.py);
-- hub 4.0 (protocol v1): password handshake and BUS round trip (bench_client.py), one-way
+  0.7.0a2 vs the bare primitive (micro/micro.py);
+- hub 4.0 (protocol v1): password handshake and BUS round trip (hubs/bench_client.py), one-way
   throughput of 1 KiB BUS and 64 KiB BINARY, CPU per 10,000 messages and RSS per client
-  (hubload.py); ours vs 0.7.0a2;
-- hub 5.3 (protocol v3): Noise handshakes and round trip (bench_client_v3.py, when present), the
-  same load rows; ours vs 1.2.x;
+  (hubs/hubload.py); ours vs 0.7.0a2;
+- hub 5.3 (protocol v3): Noise handshakes and round trip (hubs/bench_client_v3.py, when present),
+  the same load rows; ours vs 1.2.x;
 - physical: AEAD, zlib, base64 and websocket costs alone on this machine.
 
 The two sides take turns (micro: repeat by repeat, best of N; hub rows: run by run, best of
@@ -34,19 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench.* imports
 
-import bench_client  # noqa: E402
-import micro  # noqa: E402
-from hubload import Side, flood_run, memory_run  # noqa: E402
-from sizes import FLOOD_TYPE  # noqa: E402
-from table import Row, render  # noqa: E402
-from worker import oracle_python  # noqa: E402
-
-from tests.e2e.hubs import DEFAULT_ALLOWED, DEFAULT_PASSWORD, RunningHub  # noqa: E402
+from bench.common.sizes import FLOOD_TYPE
+from bench.common.table import Row, render
+from bench.common.worker import oracle_python
+from bench.hubs import bench_client
+from bench.hubs.hubload import Side, flood_run, memory_run
+from bench.micro import micro
+from tests.e2e.hubs import DEFAULT_ALLOWED, DEFAULT_PASSWORD, RunningHub
 
 BUS_SIZE, BINARY_SIZE = 1 << 10, 1 << 16
 NOTES: list[str] = []  # printed under the table
@@ -244,7 +240,7 @@ def v1_rows(plan: Plan) -> list[Row]:
 
 
 def v3_rows(plan: Plan) -> list[Row]:
-    """Hub 5.3: Noise handshakes (bench_client_v3.py), round trips, load; ours vs 1.2.x."""
+    """Hub 5.3: Noise handshakes (hubs/bench_client_v3.py), round trips, load; ours vs 1.2.x."""
     section = "hub 5.3 (v3) vs ref 1.2"
     rows: list[Row] = []
     with (
@@ -275,7 +271,7 @@ def v3_handshake_rows(section: str, plan: Plan, hub: Any, tmp: Path) -> list[Row
         "BUS round trip, p99",
     )
     try:
-        import bench_client_v3 as v3
+        from bench.hubs import bench_client_v3 as v3
 
         ours_steps: Callable[..., dict[str, list[float]]] = v3._ours
         ref_steps: Callable[..., dict[str, list[float]] | None] = v3._reference

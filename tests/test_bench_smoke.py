@@ -1,8 +1,10 @@
 """The bench scripts still run against the library (no timing here: bench/ owns timing).
 
 bench/ is not part of the test command's timing goals, but its scripts call library internals
-(``transport._build_frame``, the cases of ``micro.py``, the paths of ``profile_hot.py``); each
-case runs once here so a library change that breaks them fails CI instead of the next bench run.
+(``transport._build_frame``, the cases of ``bench/micro/micro.py``, the paths of
+``bench/micro/profile_hot.py``); each case runs once here so a library change that breaks them
+fails CI instead of the next bench run. Plain imports, not ``importorskip``: a bench module that
+no longer imports (a moved file, a broken import) fails here too instead of being skipped.
 """
 
 from __future__ import annotations
@@ -12,12 +14,10 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench.* imports
 
-micro = pytest.importorskip("micro")
-profile_hot = pytest.importorskip("profile_hot")
-sizes = pytest.importorskip("sizes")
+from bench.common import sizes
+from bench.micro import micro, profile_hot
 
 
 @pytest.mark.parametrize("op", micro.CODEC_OPS + micro.CRYPTO_OPS)

@@ -1,6 +1,6 @@
 """Load rows through a real hub: one-way throughput, CPU per 10,000 messages, RSS per client.
 
-Each side runs bench/load_worker.py in its own process (ours under .venv, the reference under
+Each side runs bench/hubs/load_worker.py in its own process (ours under .venv, the reference under
 its venv); this module starts the workers and counts what arrives at the far end:
 
 - BUS (client -> hub -> OVOS messagebus): the hub fixture's bus echo helper records every bus
@@ -29,8 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-WORKER = HERE / "load_worker.py"
+WORKER = Path(__file__).resolve().with_name("load_worker.py")  # run by path, under either venv
 _STAMP = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)")
 
 

@@ -1,6 +1,6 @@
 """Client benchmark against a real hivemind-core 4.0.0 hub: ours vs hivemind_bus_client 0.7.0a2.
 
-    .venv/bin/python bench/bench_client.py [--roundtrips 1000] [--connects 5]
+    .venv/bin/python bench/hubs/bench_client.py [--roundtrips 1000] [--connects 5]
 
 Both clients talk to the same hub (loopback, the e2e fixture) in one run, each with its own
 access key: connect + handshake time over fresh connections, then BUS round trips (utterance
@@ -20,15 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-from worker import oracle_python  # noqa: E402
-
-from hivemind_client import Message  # noqa: E402
-from hivemind_client.sync.client import HiveMessageBusClient  # noqa: E402
-from tests.e2e.hubs import DEFAULT_PASSWORD, RunningHub  # noqa: E402
+from bench.common.paths import BENCH
+from bench.common.worker import oracle_python
+from hivemind_client import Message
+from hivemind_client.sync.client import HiveMessageBusClient
+from tests.e2e.hubs import DEFAULT_PASSWORD, RunningHub
 
 
 def settle(client: HiveMessageBusClient, speaks: queue.Queue[Message]) -> None:
@@ -88,7 +86,7 @@ def reference(port: int, key: str, connects: int, roundtrips: int) -> dict[str, 
     out = subprocess.run(
         [
             python,
-            str(ROOT / "bench" / "reference_client.py"),
+            str(BENCH / "reference" / "reference_client.py"),
             str(port),
             key,
             DEFAULT_PASSWORD,

@@ -4,8 +4,8 @@ Runs under our venv (``--impl ours``) or a reference venv (``--impl ref07`` unde
 .venvs/ref-0.7, ``--impl ref12`` under .venvs/ref-1.2), so each side runs alone in its own
 process doing exactly the same steps:
 
-    PYTHON bench/load_worker.py --impl IMPL --port P --key K --home DIR flood --kind bus ...
-    PYTHON bench/load_worker.py --impl IMPL --port P --key K --home DIR memory --clients 100
+    PYTHON bench/hubs/load_worker.py --impl IMPL --port P --key K --home DIR flood --kind bus ...
+    PYTHON bench/hubs/load_worker.py --impl IMPL --port P --key K --home DIR memory --clients 100
 
 ``flood`` connects one client, makes sure a round trip gets through, then sends ``--count`` messages as fast as ``emit`` returns
 (``bus``: a BUS ``bench.flood`` message of about ``--size`` bytes of JSON, built per message;
@@ -36,11 +36,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-from sizes import BINARY_METADATA, FLOOD_TYPE, blob, flood_data  # noqa: E402
+from bench.common.sizes import BINARY_METADATA, FLOOD_TYPE, blob, flood_data
 
 
 def rss_bytes() -> int:
@@ -107,7 +105,6 @@ class Ours(Side):
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
-        sys.path.insert(0, str(ROOT))
         from hivemind_client import BinaryPayloadType, HiveMessage, Message
         from hivemind_client.sync.client import HiveMessageBusClient
 
@@ -181,8 +178,7 @@ class Reference(Side):
         self.types, self.audio = HiveMessageType, HiveMindBinaryPayloadType.RAW_AUDIO
         self.old = args.impl == "ref07"
         if self.old:
-            sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-            import smoke_reference
+            from tests.e2e import smoke_reference
 
             self.smoke = smoke_reference
             smoke_reference._prepare_identity()

@@ -1,6 +1,6 @@
 """A tiny websocket echo server on loopback, for the physical floor of one round trip.
 
-    .venv/bin/python bench/wsecho.py      # prints the port, serves until stdin closes
+    .venv/bin/python bench/micro/wsecho.py      # prints the port, serves until stdin closes
 
 ``websockets`` (its C speed-ups on) serves; ``EchoServer`` starts it as a subprocess so the
 measuring client (websocket-client, what every HiveMind client here uses) gets a core of its own

@@ -1,6 +1,6 @@
 """Frame codec benchmark: ours vs the reference hivemind_bus_client 0.7.0a2, in one run.
 
-    .venv/bin/python bench/bench_frames.py
+    .venv/bin/python bench/micro/bench_frames.py
 
 Encode = HiveMessage -> frame bytes; decode = frame bytes -> HiveMessage. The reference runs
 in its own virtual environment (scripts/oracles.py builds it) on the same inputs.
@@ -13,15 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-from cases import BINARY_METADATA, BINARY_PAYLOAD, BUS_MESSAGE, BUS_METADATA, BUS_SIZE  # noqa: E402
-from timing import best_time  # noqa: E402
-from worker import oracle_python  # noqa: E402
-
-from hivemind_client import (  # noqa: E402
+from bench.common.cases import BINARY_METADATA, BINARY_PAYLOAD, BUS_MESSAGE, BUS_METADATA, BUS_SIZE
+from bench.common.paths import BENCH
+from bench.common.timing import best_time
+from bench.common.worker import oracle_python
+from hivemind_client import (
     BinaryPayloadType,
     HiveMessage,
     Message,
@@ -33,7 +31,10 @@ from hivemind_client import (  # noqa: E402
 def reference_timings() -> dict[str, object]:
     python = oracle_python("ref-0.7")
     out = subprocess.run(
-        [python, str(HERE / "reference_frames.py")], check=True, capture_output=True, text=True
+        [python, str(BENCH / "reference" / "reference_frames.py")],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return dict(json.loads(out.stdout))
 

@@ -1,6 +1,6 @@
 """HiveMessageBusClient against a real hivemind-core 5.3 hub (protocol v3): connect and round trip.
 
-    .venv/bin/python bench/bench_client_v3.py [--roundtrips 200] [--connects 5] [--no-reference]
+    .venv/bin/python bench/hubs/bench_client_v3.py [--roundtrips 200] [--connects 5] [--no-reference]
 
 Starts hub 5.3 on loopback (tests/e2e/hubs.py) and prints one table:
 
@@ -27,16 +27,14 @@ import time
 import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-from hubs import DEFAULT_PASSWORD, RunningHub  # noqa: E402  (stdlib only)
-
-from hivemind_client import Message  # noqa: E402
-from hivemind_client.identity import NodeIdentity  # noqa: E402
-from hivemind_client.security.hivemind_noise import derive_psk  # noqa: E402
-from hivemind_client.sync.client import HiveMessageBusClient  # noqa: E402
+from bench.common.paths import VENVS
+from hivemind_client import Message
+from hivemind_client.identity import NodeIdentity
+from hivemind_client.security.hivemind_noise import derive_psk
+from hivemind_client.sync.client import HiveMessageBusClient
+from tests.e2e.hubs import DEFAULT_PASSWORD, RunningHub
 
 __all__ = ["main"]
 
@@ -144,7 +142,7 @@ def _new_identity(hub: RunningHub, directory: Path) -> NodeIdentity:
 
 
 def _reference(hub: RunningHub, connects: int, roundtrips: int) -> dict[str, list[float]] | None:
-    python = ROOT / ".venvs" / "ref-1.2" / "bin" / "python"
+    python = VENVS / "ref-1.2" / "bin" / "python"
     if not python.exists():
         return None
     key = "r" + uuid.uuid4().hex[:15]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
 from hivemind_bus_client.encryption import (
     decrypt_bin,
@@ -23,8 +23,9 @@ from hivemind_bus_client.encryption import (
 from hivemind_bus_client.message import HiveMessageType, HiveMindBinaryPayloadType
 from hivemind_bus_client.serialization import decode_bitstring, get_bitstring
 from ovos_bus_client.message import Message
-from sizes import BINARY_METADATA, ENCODING, KEY, blob, bus_payload, message_text
-from timing import Repeater
+
+from bench.common.sizes import BINARY_METADATA, ENCODING, KEY, blob, bus_payload, message_text
+from bench.common.timing import Repeater
 
 AUDIO = HiveMindBinaryPayloadType.RAW_AUDIO
 

@@ -1,10 +1,10 @@
 """Codec and crypto per message size, ours vs the reference 0.7.0a2 vs the physical floor.
 
-    .venv/bin/python bench/micro.py [--quick]
+    .venv/bin/python bench/micro/micro.py [--quick]
 
 Each case runs three ways, taking turns repeat by repeat (best of N): our library, the
-reference in its own venv (reference_micro.py, a long-lived worker), and the floor, the bare
-primitive the case cannot avoid, with the same libraries we use:
+reference in its own venv (reference/reference_micro.py, a long-lived worker), and the floor,
+the bare primitive the case cannot avoid, with the same libraries we use:
 
 - BUS encode/decode: the stdlib's C JSON encoder (built once, UTF-8 kept) / ``json.loads`` of the
   payload;
@@ -32,14 +32,14 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-import pybase64  # noqa: E402
-import websocket  # noqa: E402
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305  # noqa: E402
-from sizes import (  # noqa: E402
+import pybase64
+import websocket
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+from bench.common.paths import BENCH
+from bench.common.sizes import (
     BINARY_METADATA,
     CIPHERS,
     ENCODING,
@@ -51,25 +51,24 @@ from sizes import (  # noqa: E402
     label,
     message_text,
 )
-from table import Row, render  # noqa: E402
-from timing import Repeater, alternate  # noqa: E402
-from worker import LineWorker, oracle_python  # noqa: E402
-from wsecho import EchoServer  # noqa: E402
-
-from hivemind_client import (  # noqa: E402
+from bench.common.table import Row, render
+from bench.common.timing import Repeater, alternate
+from bench.common.worker import LineWorker, oracle_python
+from bench.micro.wsecho import EchoServer
+from hivemind_client import (
     BinaryPayloadType,
     HiveMessage,
     Message,
     decode_binary,
     encode_binary,
 )
-from hivemind_client.security.aead import (  # noqa: E402
+from hivemind_client.security.aead import (
     open_binary,
     open_json,
     seal_binary,
     seal_json,
 )
-from hivemind_client.sync.websocket_io import _build_frame  # noqa: E402
+from hivemind_client.sync.websocket_io import _build_frame
 
 CODEC_OPS = ("bus_encode", "bus_decode", "bin_encode", "bin_decode")
 CRYPTO_OPS = ("json_seal", "json_open", "bin_seal", "bin_open")
@@ -229,7 +228,9 @@ def run(quick: bool, log: Callable[[str], None] = print) -> list[Row]:
     """Every codec, crypto and physical row, the sides taking turns."""
     repeats, target = (3, 0.01) if quick else (7, 0.05)
     rows: list[Row] = []
-    with LineWorker([oracle_python("ref-0.7"), str(HERE / "reference_micro.py")]) as reference:
+    with LineWorker(
+        [oracle_python("ref-0.7"), str(BENCH / "reference" / "reference_micro.py")]
+    ) as reference:
         for op in CODEC_OPS + CRYPTO_OPS:
             for cipher in CIPHERS if op in CRYPTO_OPS else ("-",):
                 section = "codec" if op in CODEC_OPS else f"crypto {cipher}"

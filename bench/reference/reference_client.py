@@ -1,6 +1,6 @@
-"""Reference side of bench_client.py: runs under .venvs/ref-0.7, prints timings as JSON.
+"""Reference side of hubs/bench_client.py: runs under .venvs/ref-0.7, prints timings as JSON.
 
-.venvs/ref-0.7/bin/python bench/reference_client.py PORT KEY PASSWORD CONNECTS ROUNDTRIPS
+.venvs/ref-0.7/bin/python bench/reference/reference_client.py PORT KEY PASSWORD CONNECTS ROUNDTRIPS
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-import smoke_reference as smoke  # noqa: E402  (HOME/XDG into a temp dir before the import below)
+from tests.e2e import smoke_reference as smoke  # HOME/XDG into a temp dir before the imports below
 
 smoke._client_home()
 

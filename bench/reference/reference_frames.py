@@ -1,4 +1,4 @@
-"""Reference side of bench_frames.py: runs under .venvs/ref-0.7 and prints timings as JSON."""
+"""Reference side of micro/bench_frames.py: runs under .venvs/ref-0.7, prints timings as JSON."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-from cases import BINARY_METADATA, BINARY_PAYLOAD, BUS_MESSAGE, BUS_METADATA
 from hivemind_bus_client.message import (
     HiveMessage,
     HiveMessageType,
@@ -16,7 +15,9 @@ from hivemind_bus_client.message import (
 )
 from hivemind_bus_client.serialization import decode_bitstring, get_bitstring
 from ovos_bus_client.message import Message
-from timing import best_time
+
+from bench.common.cases import BINARY_METADATA, BINARY_PAYLOAD, BUS_MESSAGE, BUS_METADATA
+from bench.common.timing import best_time
 
 
 def main() -> None:

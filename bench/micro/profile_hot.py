@@ -1,6 +1,6 @@
 """cProfile of our hot paths: where the time goes, per path and message size.
 
-    .venv/bin/python bench/profile_hot.py [--sizes 1024,1048576] [--top 8]
+    .venv/bin/python bench/micro/profile_hot.py [--sizes 1024,1048576] [--top 8]
 
 Paths: ``encode_binary`` / ``decode_binary`` (BUS frames), ``seal_json`` / ``open_json``
 (AES-GCM, JSON-B64), ``seal_binary`` / ``open_binary``, and the client's receive path: one sealed
@@ -19,13 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-import websocket  # noqa: E402
-from bench_noise import SUITES, transports  # noqa: E402
-from sizes import (  # noqa: E402
+import websocket
+
+from bench.common.sizes import (
     BINARY_METADATA,
     ENCODING,
     KEY,
@@ -34,24 +32,24 @@ from sizes import (  # noqa: E402
     label,
     message_text,
 )
-
-from hivemind_client import (  # noqa: E402
+from bench.micro.bench_noise import SUITES, transports
+from hivemind_client import (
     BinaryPayloadType,
     HiveMessage,
     Message,
     decode_binary,
     encode_binary,
 )
-from hivemind_client.core.links import LegacyLink, NoiseLink  # noqa: E402
-from hivemind_client.satellite.core import MessageArrived  # noqa: E402
-from hivemind_client.security.aead import (  # noqa: E402
+from hivemind_client.core.links import LegacyLink, NoiseLink
+from hivemind_client.satellite.core import MessageArrived
+from hivemind_client.security.aead import (
     open_binary,
     open_json,
     seal_binary,
     seal_json,
 )
-from hivemind_client.sync.client import HiveMessageBusClient  # noqa: E402
-from hivemind_client.sync.websocket_io import _build_frame  # noqa: E402
+from hivemind_client.sync.client import HiveMessageBusClient
+from hivemind_client.sync.websocket_io import _build_frame
 
 CIPHER = "AES-GCM"
 

@@ -1,6 +1,6 @@
 """Protocol v3 (Noise) benchmark: handshake, PSK derivation, transport, in one table.
 
-    .venv/bin/python bench/bench_noise.py
+    .venv/bin/python bench/micro/bench_noise.py
 
 Rows: a full XXpsk2 handshake (client and hub side in one process, PSK precomputed, transport
 keys split), the argon2id PSK derivation alone, and encrypt+decrypt through NoiseTransport of a
@@ -16,14 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-from timing import best_time  # noqa: E402
-
-from hivemind_client.security.hivemind_noise import NoiseTransport, derive_psk  # noqa: E402
-from hivemind_client.security.noise import HandshakeState  # noqa: E402
+from bench.common.paths import ROOT, VENVS
+from bench.common.timing import best_time
+from hivemind_client.security.hivemind_noise import NoiseTransport, derive_psk
+from hivemind_client.security.noise import HandshakeState
 
 __all__ = ["main"]
 
@@ -40,8 +38,8 @@ SUITES = ("25519_ChaChaPoly_SHA256", "25519_AESGCM_SHA256")
 
 REFERENCE = r"""
 import json, sys, warnings
-sys.path.insert(0, sys.argv[1])
-from timing import best_time
+sys.path.insert(0, sys.argv[1])  # the repo root
+from bench.common.timing import best_time
 from noise.connection import Keypair, NoiseConnection
 warnings.filterwarnings("ignore")
 PSK = bytes(range(32))
@@ -107,11 +105,11 @@ def round_trip(sender: NoiseTransport, receiver: NoiseTransport, payload: str | 
 
 def reference() -> dict[str, float]:
     """noiseprotocol timings from its own venv, or {} when it is not built."""
-    python = ROOT / ".venvs" / "noiseprotocol" / "bin" / "python"
+    python = VENVS / "noiseprotocol" / "bin" / "python"
     if not python.exists():
         return {}
     out = subprocess.run(
-        [str(python), "-c", REFERENCE, str(HERE)], check=True, capture_output=True, text=True
+        [str(python), "-c", REFERENCE, str(ROOT)], check=True, capture_output=True, text=True
     )
     return {key: float(value) for key, value in json.loads(out.stdout).items()}
 

@@ -1,6 +1,6 @@
 """Benchmark: protocol v1 frame encryption, hivemind-client vs the reference client 0.7.0a2.
 
-Run from the project root:  .venv/bin/python bench/bench_crypto.py [--repeat N] [--quick]
+Run from the project root:  .venv/bin/python bench/micro/bench_crypto.py [--repeat N] [--quick]
 
 Measures, for both ciphers, a JSON seal+open round trip of a typical BUS message (about 250 bytes
 of JSON) in each of the seven encodings, and a binary seal+open round trip of 1 MiB. Our side runs
@@ -23,21 +23,20 @@ import timeit
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_PYTHON = ROOT / ".venvs" / "ref-0.7" / "bin" / "python"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: bench.* imports
 
-from worker import LineWorker  # noqa: E402
-
-from hivemind_client.security.aead import (  # noqa: E402
+from bench.common.paths import VENVS
+from bench.common.worker import LineWorker
+from hivemind_client.security.aead import (
     CIPHERS,
     open_binary,
     open_json,
     seal_binary,
     seal_json,
 )
-from hivemind_client.security.encodings import TextEncoding  # noqa: E402
+from hivemind_client.security.encodings import TextEncoding
+
+REFERENCE_PYTHON = VENVS / "ref-0.7" / "bin" / "python"
 
 # A BUS message as a client sends it (the shape of HiveMessage.serialize()): 252 bytes.
 MESSAGE = json.dumps(

@@ -1,0 +1,1 @@
+"""Shared inputs and helpers; stdlib only, so reference interpreters import them too."""

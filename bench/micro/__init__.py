@@ -1,0 +1,1 @@
+"""Codec, crypto and Noise microbenchmarks and profiles (no hub)."""

@@ -1,0 +1,1 @@
+"""Scripts that run under a reference implementation's own interpreter (.venvs/ref-*)."""
