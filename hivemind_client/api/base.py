@@ -52,8 +52,10 @@ class ClientBase(HandlerRegistry):
         max_queue: int = 1000,
         max_waiters: int = 1000,
         max_pending_handlers: int = 1000,
+        max_pending_bytes: int = 64 * 1024 * 1024,
         reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
         ping_interval: float = 20.0,
+        pong_timeout: float | None = 10.0,
         ciphers: Sequence[str] | None = None,
         encodings: Sequence[str] | None = None,
     ) -> None:
@@ -83,6 +85,8 @@ class ClientBase(HandlerRegistry):
         self.ciphers = tuple(ciphers) if ciphers else None
         self.encodings = tuple(encodings) if encodings else None
         self._max_pending_handlers = max_pending_handlers
+        self._max_pending_bytes = max_pending_bytes
+        self.pong_timeout = pong_timeout
         self.hive_map = HiveMapper(
             trust=identity.is_trusted if _has(identity, "is_trusted") else None
         )
@@ -162,6 +166,7 @@ class ClientBase(HandlerRegistry):
             max_queue=previous.max_queue,
             max_waiters=previous.max_waiters,
             ping_interval=self.ping_interval,
+            pong_timeout=self.pong_timeout,
             reconnect=self.reconnect,
         )
 

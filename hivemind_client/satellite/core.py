@@ -46,6 +46,7 @@ from hivemind_client.core.reconnect import (
 from hivemind_client.core.requests import Request
 from hivemind_client.core.session import ClientSession, SessionConfig
 from hivemind_client.errors import (
+    ConnectionFailed,
     HiveMindError,
     InvalidArgument,
     NotConnected,
@@ -121,6 +122,12 @@ class SatelliteConfig:
     max_queue: int = 1000
     max_waiters: int = 1000
     ping_interval: float = 20.0
+    """Seconds of silence from the hub before we ping it."""
+    pong_timeout: float | None = 10.0
+    """Seconds our ping may go unanswered (no pong, no message) before the link is torn down
+    and retried: a frozen hub is noticed within ``ping_interval + pong_timeout``. None: never."""
+    dropped_frame_warnings: int = 10
+    """Frames dropped with a warning per minute; beyond that they are counted, then summarized."""
     reconnect: ReconnectPolicy | None = field(default_factory=ReconnectPolicy)
 
 
@@ -162,9 +169,13 @@ class ConnectionEnded:
 
 @dataclass(frozen=True, slots=True)
 class MessageArrived:
-    """A message from the hub: call ``route`` with it where handlers run (in arrival order)."""
+    """A message from the hub: call ``route`` with it where handlers run (in arrival order).
+
+    ``size`` is what it cost on the wire (every websocket message it took), so a driver can
+    bound the bytes waiting for its handlers."""
 
     message: HiveMessage
+    size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +229,8 @@ class Waiter:
 
 
 _NORMAL_CLOSURE = 1000
+_GOING_AWAY = 1001
+_DROP_WINDOW = 60.0
 
 
 class SatelliteCore:
@@ -244,6 +257,9 @@ class SatelliteCore:
         self._stopping = False
         self._established_at: float | None = None
         self._last_traffic = 0.0
+        self._ping_sent_at: float | None = None  # an unanswered ping
+        self._incoming_size = 0  # wire bytes of the message being received
+        self._drop_window = (0.0, 0, 0)  # (window start, warned, suppressed)
         self._fatal = False
         self._timed_out = False
         self._failure: SessionFailed | None = None
@@ -294,6 +310,8 @@ class SatelliteCore:
         self._hello = None
         self._established_at = None
         self._last_traffic = now
+        self._ping_sent_at = None
+        self._incoming_size = 0
         self._fatal = self._timed_out = False
         self._failure = None
         self._override = None
@@ -316,8 +334,14 @@ class SatelliteCore:
         if session is None or session.closed:
             return
         self._last_traffic = now
+        self._ping_sent_at = None
+        self._incoming_size += len(data)
         session.receive_message(data, now)
         self._pump(now, wall)
+
+    def pong_received(self, now: float) -> None:
+        """The hub answered a ping: it is alive, even if it has nothing to say."""
+        self._ping_sent_at = None
 
     def receive_psk(self, psk: bytes, *, cached: bool, now: float, wall: float) -> None:
         """The result of a :class:`~hivemind_client.core.requests.DerivePsk` request."""
@@ -352,11 +376,25 @@ class SatelliteCore:
         session = self.session
         if session is None or session.closed:
             return None
-        deadlines = [session.next_timer()]
+        deadlines = [session.next_timer(), self.connection_deadline()]
         if session.ready:
             deadlines.append(self._last_traffic + self.config.ping_interval)
         due = [deadline for deadline in deadlines if deadline is not None]
         return min(due) if due else None
+
+    def connection_deadline(self) -> float | None:
+        """When the connection ends unless the hub completes what it owes (the handshake, or
+        an answer to our ping). A driver enforces it even in the middle of a frame that
+        trickles in byte by byte: past it, :meth:`handle_timer` ends the connection."""
+        session = self.session
+        if session is None or session.closed:
+            return None
+        if not session.ready:
+            return session.next_timer()
+        timeout = self.config.pong_timeout
+        if self._ping_sent_at is None or timeout is None:
+            return None
+        return self._ping_sent_at + timeout
 
     def handle_timer(self, now: float, wall: float) -> None:
         """Fire what is due: the session's deadlines, the keepalive ping."""
@@ -367,10 +405,32 @@ class SatelliteCore:
         if deadline is not None and now >= deadline:
             session.handle_timer(now)
             self._timed_out = not session.ready
+        silent = self.connection_deadline()
+        if session.ready and silent is not None and now >= silent:
+            self._hub_went_silent(now)
+            return
         if session.ready and now - self._last_traffic >= self.config.ping_interval:
             self._outputs.append(SendPing())
             self._last_traffic = now
+            if self._ping_sent_at is None:
+                self._ping_sent_at = now
         self._pump(now, wall)
+
+    def _hub_went_silent(self, now: float) -> None:
+        """No pong and no message since our ping: the hub (or the path to it) is frozen."""
+        session = self.session
+        if session is None:
+            return
+        error = ConnectionFailed(
+            f"the hub answered neither our ping nor anything else for"
+            f" {self.config.pong_timeout:g} s: the link is torn down and retried"
+        )
+        self._override = (error, None)
+        self._report_failure(error)
+        session.connection_lost(None, str(error), now)
+        self._pump(now, now, closing=True)
+        self._outputs.append(CloseConnection(_GOING_AWAY))
+        self._end(now)
 
     def outputs(self) -> list[Output]:
         """Everything the driver must do now, in order."""
@@ -546,11 +606,14 @@ class SatelliteCore:
             if isinstance(event, HelloReceived):
                 self._hello = event
             elif isinstance(event, HandshakeCompleted):
+                self._incoming_size = 0  # what the handshake took is nobody's message
                 self._on_established(event, now)
             elif isinstance(event, MessageReceived):
-                self._outputs.append(MessageArrived(event.message))
+                self._outputs.append(MessageArrived(event.message, self._incoming_size))
+                self._incoming_size = 0
             elif isinstance(event, MessageDropped):
-                LOG.warning("dropped a frame from the hub: %s (%s)", event.error, event.error.code)
+                self._incoming_size = 0
+                self._warn_dropped(event.error, now)
             elif isinstance(event, SessionFailed):
                 self._failure = event
                 self._avoid_kk = self._avoid_kk or event.avoid_kk
@@ -565,6 +628,21 @@ class SatelliteCore:
             self._fatal = True
             self._outputs.append(CloseConnection(_NORMAL_CLOSURE))
             self._end(now)
+
+    def _warn_dropped(self, error: HiveMindError, now: float) -> None:
+        """One warning per dropped frame, up to a limit per minute: a flood of garbage must
+        not flood the log (the rest are counted and summarized)."""
+        start, warned, suppressed = self._drop_window
+        if now - start >= _DROP_WINDOW:
+            if suppressed:
+                LOG.warning("dropped %d more frames from the hub in the last minute", suppressed)
+            start, warned, suppressed = now, 0, 0
+        if warned < self.config.dropped_frame_warnings:
+            LOG.warning("dropped a frame from the hub: %s (%s)", error, error.code)
+            warned += 1
+        else:
+            suppressed += 1
+        self._drop_window = (start, warned, suppressed)
 
     def _report_failure(self, error: HiveMindError) -> None:
         LOG.warning("connection failed: %s (%s)", error, error.code)

@@ -72,14 +72,25 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 
+class _Job:
+    """Work for the dispatcher, and the wire bytes it holds until it has run."""
+
+    __slots__ = ("run", "size")
+
+    def __init__(self, run: Callable[[], None], size: int = 0) -> None:
+        self.run = run
+        self.size = size
+
+
 class HiveMessageBusClient(ClientBase):
     """A HiveMind satellite connection: handshake, messages both ways, reconnects."""
 
     def _init_driver(self) -> None:
-        self._dispatch: queue.Queue[Callable[[], None] | None] = queue.Queue(
-            self._max_pending_handlers
-        )
+        self._dispatch: queue.Queue[_Job] = queue.Queue(self._max_pending_handlers)
         self._dispatcher: threading.Thread | None = None
+        self._dispatch_stop = threading.Event()
+        self._pending = threading.Condition()  # guards _pending_bytes
+        self._pending_bytes = 0
         self._transport: WebsocketDriver | None = None
         self._lock = threading.RLock()  # the core's lock while no transport exists
         self._ready = threading.Event()
@@ -145,11 +156,11 @@ class HiveMessageBusClient(ClientBase):
             self._core.stop()
         self._stop_transport()
         dispatcher, self._dispatcher = self._dispatcher, None
-        if dispatcher is not None:
-            with contextlib.suppress(queue.Full):
-                self._dispatch.put(None, timeout=1)
-            if dispatcher is not threading.current_thread():
-                dispatcher.join(5)
+        self._dispatch_stop.set()  # after the job in hand; close() may run inside a handler
+        with self._pending:
+            self._pending.notify_all()
+        if dispatcher is not None and dispatcher is not threading.current_thread():
+            dispatcher.join(5)
         with self._lock:
             waiters = self._core.waiters()
         for waiter in waiters:
@@ -186,9 +197,33 @@ class HiveMessageBusClient(ClientBase):
             elif isinstance(output, MessageArrived):
                 work.append((output, []))
         if work:
-            # Bounded: when handlers fall behind, the reader thread blocks here, stops reading
-            # the socket, and TCP pushes back on the hub instead of memory growing without limit.
-            self._dispatch.put(lambda: self._run_work(work))
+            size = sum(o.size for o, _ in work if isinstance(o, MessageArrived))
+            self._hand_to_dispatcher(_Job(lambda: self._run_work(work), size))
+
+    def _hand_to_dispatcher(self, job: _Job) -> None:
+        """Bounded in jobs and in bytes: when handlers fall behind, the reader thread waits
+        here, stops reading the socket, and TCP pushes back on the hub instead of memory
+        growing without limit. A closing client drops what no handler will run anyway."""
+        with self._pending:
+            while (
+                self._pending_bytes
+                and self._pending_bytes + job.size > self._max_pending_bytes
+                and not self._closed
+            ):
+                self._pending.wait(0.1)
+            self._pending_bytes += job.size
+        while not self._closed:
+            try:
+                self._dispatch.put(job, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        self._job_done(job)
+
+    def _job_done(self, job: _Job) -> None:
+        with self._pending:
+            self._pending_bytes -= job.size
+            self._pending.notify_all()
 
     def _run_work(self, work: list[tuple[Output, list[Handler]]]) -> None:
         """On the dispatcher: messages are routed here, in order, then their handlers run."""
@@ -244,24 +279,42 @@ class HiveMessageBusClient(ClientBase):
     def _start_dispatcher(self) -> None:
         if self._dispatcher is not None:
             return
-        # a fresh queue: a stop marker left by an earlier close() must not end this dispatcher
+        # fresh state: what an earlier close() left must not stop or feed this dispatcher
         self._dispatch = queue.Queue(self._max_pending_handlers)
-        jobs = self._dispatch
+        self._dispatch_stop = threading.Event()
+        with self._pending:
+            self._pending_bytes = 0
         self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, args=(jobs,), name="hivemind-dispatcher", daemon=True
+            target=self._run_jobs,
+            args=(self._dispatch, self._dispatch_stop, None, None),
+            name="hivemind-dispatcher",
+            daemon=True,
         )
         self._dispatcher.start()
 
-    @staticmethod
-    def _dispatch_loop(jobs: queue.Queue[Callable[[], None] | None]) -> None:
-        while True:
-            job = jobs.get()
-            if job is None:
+    def _run_jobs(
+        self,
+        jobs: queue.Queue[_Job],
+        stop: threading.Event,
+        until: threading.Event | None,
+        deadline: float | None,
+    ) -> None:
+        """The dispatcher's loop; also run by a handler that waits for an answer, so the
+        answer can arrive (``until`` set, or ``deadline`` passed, ends that nested run)."""
+        while not stop.is_set() and not (until is not None and until.is_set()):
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
                 return
             try:
-                job()
+                job = jobs.get(timeout=left)
+            except queue.Empty:
+                continue
+            try:
+                job.run()
             except Exception:
                 LOG.exception("handler failed")
+            finally:
+                self._job_done(job)
 
     # -- waiting ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -283,7 +336,12 @@ class HiveMessageBusClient(ClientBase):
         with self._waiting(matches) as waiter:
             if send is not None:
                 self.emit(send)
-            waiter.token.wait(timeout)
+            if threading.current_thread() is self._dispatcher:
+                # a handler is waiting: the answer can only be routed if we keep dispatching
+                deadline = time.monotonic() + timeout
+                self._run_jobs(self._dispatch, self._dispatch_stop, waiter.token, deadline)
+            else:
+                waiter.token.wait(timeout)
             return waiter.result
 
     def wait_for_message(

@@ -207,6 +207,8 @@ class WebsocketDriver:
                     now, wall = self._clock(), self._wall()
                     if received is None:  # the socket closed
                         self.core.connection_lost(None, "connection closed", now)
+                    elif received and received[0] == websocket.ABNF.OPCODE_PONG:
+                        self.core.pong_received(now)
                     elif received:
                         self.core.receive_message(received[1], now, wall)
                     deadline = self.core.next_timer()
@@ -254,7 +256,7 @@ class WebsocketDriver:
                 skip_utf8_validation=False,
                 socket=pinned,
             )
-            bound_frames(ws, self._max_message_size)
+            bound_frames(ws, self._max_message_size, self._past_connection_deadline)
             # websocket-client answers pings itself, with the send that can stop mid-frame
             pong = functools.partial(self._write, ws, opcode=websocket.ABNF.OPCODE_PONG)
             setattr(ws, "pong", lambda payload=b"": pong(as_bytes(payload)))  # noqa: B010
@@ -268,6 +270,12 @@ class WebsocketDriver:
                     ConnectionFailedError(f"cannot connect to the hub: {exc}")
                 )
         return None
+
+    def _past_connection_deadline(self) -> bool:
+        """Read from the reader thread without the lock: a float compare, and a stale value
+        only delays the end by one poll."""
+        deadline = self.core.connection_deadline()
+        return deadline is not None and self._clock() >= deadline
 
     def _lost(
         self,

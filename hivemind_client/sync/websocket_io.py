@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - websockets without its C extension
 
 __all__ = [
     "Closed",
+    "DeadlinePassed",
     "MessageTooLarge",
     "abort",
     "as_bytes",
@@ -52,7 +53,8 @@ def receive(
     ws: websocket.WebSocket, max_message_size: int
 ) -> tuple[int, str | bytes] | tuple[()] | None:
     # () is falsy: "nothing arrived in this poll"; None: "closed"; else (opcode, data)
-    """One message, () on timeout, None when the peer closed cleanly."""
+    """One message (or a pong, as ``(OPCODE_PONG, b"")``), () on timeout, None when the peer
+    closed cleanly."""
     try:
         opcode, data = ws.recv_data(control_frame=True)
     except websocket.WebSocketTimeoutException:
@@ -62,7 +64,9 @@ def receive(
     if opcode == websocket.ABNF.OPCODE_CLOSE:
         code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
         raise Closed(code, data[2:].decode("utf-8", "replace"))
-    if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+    if opcode == websocket.ABNF.OPCODE_PONG:
+        return opcode, b""
+    if opcode == websocket.ABNF.OPCODE_PING:  # websocket-client answered it already
         return ()
     if len(data) > max_message_size:
         raise Closed(
@@ -196,12 +200,31 @@ class _BoundedFrameBuffer(websocket.frame_buffer):
             raise websocket.WebSocketProtocolException(self.refused)
 
 
-def bound_frames(ws: websocket.WebSocket, limit: int) -> None:
-    """Swap the connection's frame reader for a bounded one (nothing is buffered yet)."""
+def bound_frames(
+    ws: websocket.WebSocket, limit: int, past_deadline: Callable[[], bool] | None = None
+) -> None:
+    """Swap the connection's frame reader for a bounded one (nothing is buffered yet).
+
+    ``past_deadline``: checked before every socket read, so a peer that trickles a frame a
+    byte at a time (each byte resetting the socket timeout) cannot hold a read past the
+    connection's deadline; the read then times out and the caller ends the connection.
+    """
     current = ws.frame_buffer
-    bounded = _BoundedFrameBuffer(current.recv, limit)
+    recv = current.recv
+    if past_deadline is not None:
+
+        def recv(size: int, _read: Callable[[int], bytes] = current.recv) -> bytes:
+            if past_deadline():
+                raise DeadlinePassed("the connection's deadline passed in the middle of a frame")
+            return _read(size)
+
+    bounded = _BoundedFrameBuffer(recv, limit)
     bounded.recv_buffer = current.recv_buffer
     ws.frame_buffer = bounded
+
+
+class DeadlinePassed(websocket.WebSocketTimeoutException):
+    """A read was refused because the connection's deadline passed (see bound_frames)."""
 
 
 def _client_frame(payload: bytes, opcode: int, mask_key: bytes) -> bytes:

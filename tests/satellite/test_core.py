@@ -189,7 +189,7 @@ def test_waiters_are_bounded_and_a_failing_predicate_does_not_match() -> None:
 
 
 def test_keepalive_is_scheduled_from_the_last_traffic() -> None:
-    core, hub, _ = _connected(ping_interval=20.0)
+    core, hub, _ = _connected(ping_interval=20.0, pong_timeout=None)
     assert core.next_timer() == 20.0
     _Partner(core).receive_message(hub.seal(HiveMessage("bus", Message("x"))), 5.0)
     core.outputs()
@@ -242,3 +242,65 @@ def test_the_drivers_own_reason_replaces_the_sessions() -> None:
     core.connection_lost(1009, "too big", 3.0, error=too_big, close_code=1009)
     failed = [o.argument for o in core.outputs() if isinstance(o, RunHandlers) and o.name == "failed"]
     assert failed == [too_big]
+
+
+def test_a_ping_left_unanswered_tears_the_link_down_and_retries() -> None:
+    core, _, _ = _connected(ping_interval=20.0, pong_timeout=10.0)
+    core.handle_timer(20.0, 0.0)
+    assert core.outputs() == [SendPing()]
+    assert core.connection_deadline() == 30.0 and core.next_timer() == 30.0
+    core.handle_timer(29.9, 0.0)
+    assert core.outputs() == []
+    core.handle_timer(30.0, 0.0)
+    outputs = core.outputs()
+    failed = [o.argument for o in outputs if isinstance(o, RunHandlers) and o.name == "failed"]
+    assert len(failed) == 1 and "ping" in str(failed[0])
+    assert CloseConnection(1001) in outputs
+    assert isinstance(outputs[-1], ConnectionEnded) and isinstance(outputs[-1].outcome, Retry)
+
+
+def test_a_pong_or_any_message_keeps_the_link() -> None:
+    core, hub, _ = _connected(ping_interval=20.0, pong_timeout=10.0)
+    core.handle_timer(20.0, 0.0)
+    core.pong_received(21.0)
+    assert core.connection_deadline() is None
+    core.handle_timer(30.0, 0.0)
+    assert core.ready
+    core.handle_timer(40.0, 0.0)  # 20 s since the last ping: ping again
+    assert core.outputs()[-1] == SendPing()
+    _Partner(core).receive_message(hub.seal(HiveMessage("bus", Message("x"))), 45.0)
+    assert core.connection_deadline() is None and core.ready
+
+
+def test_no_pong_timeout_means_no_liveness_check() -> None:
+    core, _, _ = _connected(ping_interval=20.0, pong_timeout=None)
+    core.handle_timer(20.0, 0.0)
+    core.handle_timer(1000.0, 0.0)
+    assert core.ready
+
+
+def test_the_handshake_deadline_is_the_connection_deadline() -> None:
+    core = _core(handshake_timeout=10.0)
+    core.connection_opened(5.0)
+    assert core.connection_deadline() == 15.0
+
+
+def test_message_arrived_carries_its_wire_size() -> None:
+    core, hub, _ = _connected()
+    sealed = hub.seal(HiveMessage("bus", Message("x", {"pad": "y" * 1000})))
+    _Partner(core).receive_message(sealed, 1.0)
+    (arrived,) = core.outputs()
+    assert isinstance(arrived, MessageArrived) and arrived.size == len(sealed)
+
+
+def test_dropped_frames_are_warned_about_at_a_bounded_rate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    core, _, _ = _connected(dropped_frame_warnings=3)
+    caplog.set_level("WARNING", logger="hivemind_client")
+    for n in range(50):
+        _Partner(core).receive_message('{"not": "sealed"}', 1.0 + n / 100)
+    warned = [r for r in caplog.records if "dropped a frame" in r.getMessage()]
+    assert len(warned) == 3
+    _Partner(core).receive_message('{"not": "sealed"}', 62.0)  # a new minute: the summary
+    assert any("dropped 47 more frames" in r.getMessage() for r in caplog.records)

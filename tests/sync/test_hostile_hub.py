@@ -1,0 +1,187 @@
+"""Hardening, round 2, at the driver: what a hostile or frozen hub could still do to a satellite.
+
+Each test here failed on the code before its fix (the closing note of the change says how that
+was checked). They drive the real HiveMessageBusClient against tests/sync/misbehaving_hub.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hivemind_client import HiveMessage, Message
+from hivemind_client.errors import ConnectionFailed, HandshakeFailed, HiveMindError
+from hivemind_client.sync.client import HiveMessageBusClient
+from hivemind_client.sync.driver import ReconnectPolicy
+
+from .misbehaving_hub import HubConnection, MisbehavingHub
+
+FAST = ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stable_after=0.0)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leak() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"threads left behind: {extra}")
+
+
+def _client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
+    options.setdefault("reconnect", FAST)
+    options.setdefault("handshake_timeout", 2.0)
+    options.setdefault("binarize", hub.binarize)
+    return HiveMessageBusClient(
+        key="misbehaving-key", password=hub.password, host=hub.host, port=hub.port, **options
+    )
+
+
+def _speak(text: str) -> HiveMessage:
+    return HiveMessage("bus", Message("speak", {"utterance": text}))
+
+
+def test_a_frozen_hub_is_noticed_and_the_link_rebuilt() -> None:
+    """Item 7: pings went out but nothing was required back; a frozen hub stayed 'connected'."""
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        if conn.index == 0:
+            time.sleep(2.5)  # blocks the hub's event loop: no pong, nothing at all
+        await conn.serve()
+
+    failures: list[HiveMindError] = []
+    with MisbehavingHub(script) as hub, _client(hub, ping_interval=0.3, pong_timeout=0.5) as client:
+        client.on("failed", failures.append)
+        client.connect(timeout=10)
+        assert hub.wait_for(lambda: hub.connections >= 2 and client.connected, timeout=15)
+    silent = [f for f in failures if isinstance(f, ConnectionFailed) and "ping" in str(f)]
+    assert silent, failures
+
+
+def test_handshake_timeout_is_a_deadline_while_bytes_trickle_in() -> None:
+    """Item 9: one byte every 0.1 s kept every socket read alive, so the handshake deadline
+    never fired while a frame trickled in."""
+
+    async def script(conn: HubConnection) -> None:
+        text = HiveMessage("hello", {"node_id": "slow", "peer": "p"}).serialize().encode()
+        frame = struct.pack("!BB", 0x81, len(text)) + text
+        for byte in frame * 20:  # far more than the deadline allows
+            await conn.send_raw(bytes([byte]))
+            await asyncio.sleep(0.1)
+
+    with MisbehavingHub(script) as hub, _client(hub, handshake_timeout=1.0) as client:
+        started = time.monotonic()
+        with pytest.raises(HandshakeFailed, match="within 1 s"):
+            client.connect(timeout=30)
+        assert time.monotonic() - started < 5  # the deadline is 1 s; before: the 30 s timeout
+
+
+def test_wait_for_response_from_a_handler_gets_its_answer() -> None:
+    """Item 10: the answer waited behind the busy dispatcher, so a handler always timed out."""
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.send_sealed(_speak("ask me"))
+        while True:
+            message = await conn.recv()
+            if message.msg_type.value == "bus" and message.payload.msg_type == "question":
+                await conn.send_sealed(HiveMessage("bus", Message("question.response", {"a": 1})))
+
+    answers: list[Any] = []
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+
+        def on_speak(message: Message) -> None:
+            answers.append(client.wait_for_response(Message("question"), timeout=5))
+
+        client.on_mycroft("speak", on_speak)
+        client.connect(timeout=10)
+        assert hub.wait_for(lambda: len(answers) == 1, timeout=10)
+    assert isinstance(answers[0], Message) and answers[0].data == {"a": 1}
+
+
+def test_close_from_a_handler_with_a_full_queue_returns_at_once() -> None:
+    """Item 10: close() in a handler waited for a reader thread blocked on the full queue."""
+    flood = 50
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        for n in range(flood):
+            await conn.send_sealed(_speak(f"flood {n}"))
+        await conn.serve()
+
+    took: list[float] = []
+    with MisbehavingHub(script) as hub:
+        client = _client(hub, max_pending_handlers=2)
+        release = threading.Event()
+
+        def on_speak(message: Message) -> None:
+            if message.data["utterance"] == "flood 0":
+                release.wait(5)  # let the queue fill up behind us
+                started = time.monotonic()
+                client.close()
+                took.append(time.monotonic() - started)
+
+        client.on_mycroft("speak", on_speak)
+        client.connect(timeout=10)
+        time.sleep(0.5)
+        release.set()
+        assert hub.wait_for(lambda: bool(took), timeout=15)
+        client.close()
+    assert took[0] < 3  # the reader thread lets go at once; before: about 6 s
+
+
+def test_what_waits_for_handlers_is_bounded_in_bytes() -> None:
+    """Item 3: the dispatcher queue was bounded by count only (1000 messages of any size)."""
+    big = 256 * 1024
+    bound = 1024 * 1024
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        for n in range(40):
+            await conn.send_sealed(HiveMessage("bus", Message("speak", {"pad": "x" * big, "n": n})))
+        await conn.serve()
+
+    peak: list[int] = []
+    release = threading.Event()
+    with MisbehavingHub(script) as hub, _client(hub, max_pending_bytes=bound) as client:
+        client.on_mycroft("speak", lambda message: release.wait(3))
+        client.connect(timeout=10)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            peak.append(client._pending_bytes)
+            time.sleep(0.01)
+        release.set()
+    # one message over the bound may be admitted when nothing else waits
+    assert 0 < max(peak) <= bound + 2 * big
+
+
+def test_a_flood_of_garbage_does_not_flood_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Item 13: one WARNING per garbage frame, with no rate limit."""
+
+    async def script(conn: HubConnection) -> None:
+        await conn.handshake()
+        for _ in range(200):
+            await conn.send_text('{"not": "sealed"}')
+        await conn.send_sealed(_speak("after the garbage"))
+        await conn.serve()
+
+    heard = threading.Event()
+    caplog.set_level(logging.WARNING, logger="hivemind_client")
+    with MisbehavingHub(script) as hub, _client(hub) as client:
+        client.on_mycroft("speak", lambda message: heard.set())
+        client.connect(timeout=10)
+        assert heard.wait(10)
+    dropped = [r for r in caplog.records if "dropped a frame" in r.getMessage()]
+    assert 1 <= len(dropped) <= 10
