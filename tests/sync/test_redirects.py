@@ -156,3 +156,32 @@ def test_a_hub_that_upgrades_is_connected(target: _Server) -> None:
     finally:
         ws.shutdown()
     assert target.requests_seen == ["/"]
+
+
+@pytest.mark.xfail(
+    reason="tripwire: sync/driver.py must call websocket_io.open_websocket instead of"
+    " websocket.create_connection; remove this mark with that change",
+    strict=True,
+    raises=AssertionError,
+)
+def test_the_client_refuses_a_redirecting_hub(target: _Server) -> None:
+    from hivemind_client.core.reconnect import ReconnectPolicy
+    from hivemind_client.sync.client import HiveMessageBusClient
+
+    location = f"ws://127.0.0.1:{target.port}/elsewhere"
+    with _serve(_redirecting(301, location)) as server:
+        client = HiveMessageBusClient(
+            key="redirect-key",
+            password="redirect-password",
+            host="127.0.0.1",
+            port=server.port,
+            reconnect=ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0),
+            handshake_timeout=2.0,
+        )
+        try:
+            with pytest.raises(ConnectionFailed) as caught:
+                client.connect(timeout=5)
+        finally:
+            client.close()
+    assert "redirects are refused" in str(caught.value)
+    assert target.requests_seen == []
