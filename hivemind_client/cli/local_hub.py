@@ -17,9 +17,9 @@ on its standard input (:data:`ADD_CLIENT`), never on a command line, which every
 read in the process list. Each child runs in its
 own process group under coreutils ``timeout`` (a hard lifetime) with a parent-death signal on
 Linux; :meth:`LocalHub.close` (also run at interpreter exit) kills the groups and removes the
-temporary directory. The two helper programs are written into that directory from the
-:data:`ECHO_RESPONDER` and :data:`MESSAGEBUS_LAUNCHER` texts, so the installed package needs no
-data files (:data:`ADD_CLIENT` is written there too).
+temporary directory. The helper programs are written into that directory from the
+:data:`ECHO_RESPONDER`, :data:`MESSAGEBUS_LAUNCHER` and :data:`ADD_CLIENT` texts, so the
+installed package needs no data files.
 """
 
 from __future__ import annotations
