@@ -12,12 +12,14 @@ rebuilds the environment.
 messagebus, a tiny responder on that bus that answers every utterance with ``speak`` ("echo:
 ..."), and the hub, all bound to 127.0.0.1 on free ports, with HOME and the XDG directories in
 a temporary directory (nothing touches the user's own configuration, and the hub's lock files
-go to a TMPDIR inside it). Each child runs in its
+go to a TMPDIR inside it). The satellite's credentials reach ``hivemind-core add-client``
+on its standard input (:data:`ADD_CLIENT`), never on a command line, which every local user can
+read in the process list. Each child runs in its
 own process group under coreutils ``timeout`` (a hard lifetime) with a parent-death signal on
 Linux; :meth:`LocalHub.close` (also run at interpreter exit) kills the groups and removes the
-temporary directory. The two helper programs are written into that directory from the
-:data:`ECHO_RESPONDER` and :data:`MESSAGEBUS_LAUNCHER` texts, so the installed package needs no
-data files.
+temporary directory. The helper programs are written into that directory from the
+:data:`ECHO_RESPONDER`, :data:`MESSAGEBUS_LAUNCHER` and :data:`ADD_CLIENT` texts, so the
+installed package needs no data files.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from hivemind_client.cli.support import CliError
 _log = logging.getLogger(__name__)
 
 __all__ = [
+    "ADD_CLIENT",
     "CACHE_DIR_VARIABLE",
     "ECHO_RESPONDER",
     "HOST",
@@ -57,6 +60,7 @@ __all__ = [
     "HUB_REQUIREMENTS",
     "MESSAGEBUS_LAUNCHER",
     "LocalHub",
+    "add_client_command",
     "cache_dir",
     "ensure_hub_env",
     "free_port",
@@ -140,6 +144,44 @@ sys.stdin.read()  # EOF: the parent closed the pipe or died
 bus.close()
 '''
 """Runs in the hub's environment: the bus-side echo that gives the demo its answers."""
+
+
+ADD_CLIENT = '''\
+"""hivemind-core add-client, with the credentials read from stdin instead of the command line.
+
+stdin: one JSON object {"name", "access_key", "password"}; further arguments go to add-client
+as they are. The exit status and the output are add-client's own.
+"""
+import json
+import sys
+
+from hivemind_core.scripts import hmcore_cmds
+
+given = json.loads(sys.stdin.read())
+hmcore_cmds.main(
+    args=[
+        "add-client",
+        "--name", given["name"],
+        "--access-key", given["access_key"],
+        "--password", given["password"],
+        *sys.argv[1:],
+    ],
+    prog_name="hivemind-core",
+)
+'''
+"""Runs in the hub's environment: ``add-client`` with the secrets on stdin, out of ``ps``."""
+
+
+def add_client_command(
+    python: Path, script: Path, name: str, access_key: str, password: str
+) -> tuple[list[str], str]:
+    """The command line and the stdin text that register a client with :data:`ADD_CLIENT`.
+
+    The access key and the password are in the stdin text only: ``/proc/<pid>/cmdline`` is
+    readable by every local user.
+    """
+    secrets = {"name": name, "access_key": access_key, "password": password}
+    return [str(python), str(script)], json.dumps(secrets)
 
 
 def cache_dir() -> Path:
@@ -342,17 +384,9 @@ class LocalHub:
         The messagebus starts first; the client is registered and the hub configured while
         it comes up; then the echo responder and the hub start side by side.
         """
-        for directory in (self.home / ".config" / "mycroft", self.logs, self.work / "tmp"):
-            directory.mkdir(parents=True, exist_ok=True)
+        self._prepare()
         launcher = self.work / "run_messagebus.py"
-        launcher.write_text(MESSAGEBUS_LAUNCHER, encoding="utf-8")
         echo = self.work / "echo_responder.py"
-        echo.write_text(ECHO_RESPONDER, encoding="utf-8")
-        (self.home / ".config" / "mycroft" / "mycroft.conf").write_text(
-            json.dumps(
-                {"websocket": {"host": HOST, "port": self.bus_port, "route": "/core", "ssl": False}}
-            )
-        )
         started = time.monotonic()
         bus = self._spawn("messagebus", [str(self.python), str(launcher)])
         # every hub command writes the default server.json first: one command does both
@@ -394,6 +428,22 @@ class LocalHub:
         progress(f"hivemind-core 4.0.0 listening on {self.url}")
         return node_id
 
+    def _prepare(self) -> None:
+        """The work directory's layout, helper programs and the bus configuration."""
+        for directory in (self.home / ".config" / "mycroft", self.logs, self.work / "tmp"):
+            directory.mkdir(parents=True, exist_ok=True)
+        for name, text in (
+            ("run_messagebus.py", MESSAGEBUS_LAUNCHER),
+            ("echo_responder.py", ECHO_RESPONDER),
+            ("add_client.py", ADD_CLIENT),
+        ):
+            (self.work / name).write_text(text, encoding="utf-8")
+        (self.home / ".config" / "mycroft" / "mycroft.conf").write_text(
+            json.dumps(
+                {"websocket": {"host": HOST, "port": self.bus_port, "route": "/core", "ssl": False}}
+            )
+        )
+
     def _spawn(
         self, name: str, argv: list[str], stdin: int = subprocess.DEVNULL
     ) -> subprocess.Popen[bytes]:
@@ -414,25 +464,31 @@ class LocalHub:
         self._processes[name] = process
         return process
 
-    def _hub_cli(self, *args: str) -> str:
-        argv = [str(self.bin_dir / "hivemind-core"), *args]
+    def _hub_cli(
+        self, what: str, argv: list[str], stdin: str = "", hide: tuple[str, ...] = ()
+    ) -> str:
+        """Run a hub command to completion; its stdout. ``hide``: texts kept out of the log."""
         try:
             done = subprocess.run(
                 argv,
                 env=self.env,
                 cwd=self.work,
-                stdin=subprocess.DEVNULL,
+                input=stdin,
                 capture_output=True,
                 text=True,
                 timeout=self.start_timeout,
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            self._fail(f"hivemind-core {args[0]} did not run: {exc}")
+            self._fail(f"hivemind-core {what} did not run: {exc}")
+        output = done.stdout + done.stderr
+        for text in hide:
+            if text:
+                output = output.replace(text, "<hidden>")
         with open(self.logs / "hub-cli.log", "a", encoding="utf-8") as log:
-            log.write(f"$ hivemind-core {args[0]} -> {done.returncode}\n{done.stdout}{done.stderr}")
+            log.write(f"$ hivemind-core {what} -> {done.returncode}\n{output}")
         if done.returncode != 0:
-            self._fail(f"hivemind-core {args[0]} failed with exit status {done.returncode}")
+            self._fail(f"hivemind-core {what} failed with exit status {done.returncode}")
         return done.stdout
 
     def _configure(self) -> None:
@@ -455,9 +511,10 @@ class LocalHub:
         path.write_text(json.dumps(config, indent=2))
 
     def _add_client(self, name: str, key: str, password: str) -> str:
-        out = self._hub_cli(
-            "add-client", "--name", name, "--access-key", key, "--password", password
+        argv, secrets = add_client_command(
+            self.python, self.work / "add_client.py", name, key, password
         )
+        out = self._hub_cli("add-client", argv, stdin=secrets, hide=(password, key))
         found = re.search(r"Node ID:\s*(\S+)", out)
         if not found:
             self._fail("hivemind-core add-client printed no node id")

@@ -25,6 +25,15 @@ created with mode 0600 from the start: the identity holds the password and the a
 key files hold private keys. Derived Noise PSKs are cached beside the static key, in the
 reference's ``<noise key>_psks.json`` layout, also 0600.
 
+Files written by other tools are tightened when loaded: an identity file or key file that other
+users can read becomes 0600 (with a warning), as the reference writes them 0644. The identity
+directory is checked before anything in it is read, because whoever can write to it can swap the
+identity (and with it the trusted and pinned keys): a directory other users can write to is made
+0700, with one warning, when it is ours, and refused with IdentityError when it belongs to
+someone else (we cannot fix it, and using it would trust its other writers) or is a shared
+sticky directory such as ``/tmp`` (which must stay writable for everyone, even when it is
+ours because we run as root).
+
 Setting a property changes the identity in memory until :meth:`NodeIdentity.save`, as in the
 reference; generating keys, trusting a key and pinning a hub save at once (the whole identity,
 pending edits included), because losing them would silently change who this node is or trusts.
@@ -141,6 +150,7 @@ class NodeIdentity:
     def reload(self) -> None:
         """Read the identity file again (a missing file is an empty identity)."""
         with self._lock:
+            _check_directory(self.directory)
             try:
                 raw = self._path.read_bytes()
             except FileNotFoundError:
@@ -151,6 +161,7 @@ class NodeIdentity:
                 ) from None
             else:
                 data = _parse_identity(raw, self._path)
+                _tighten_mode(self._path)  # it holds the password and the access key
             self._data = data
             self._private_pem = None
             self._noise_private = None
@@ -685,8 +696,44 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def _check_directory(directory: Path) -> None:
+    """Refuse, or make 0700, an identity directory that other users can write to."""
+    if os.name != "posix":
+        return
+    try:
+        info = directory.stat()
+    except FileNotFoundError:
+        return  # created 0700 by the first save
+    except OSError as exc:
+        raise IdentityError(f"cannot inspect the identity directory {directory}: {exc}") from None
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o022:
+        return
+    if mode & stat.S_ISVTX:
+        raise IdentityError(
+            f"the identity directory {directory} is shared (mode {mode:04o}, like /tmp):"
+            " other users could plant an identity there; use a directory of your own"
+        )
+    if info.st_uid != os.geteuid():
+        raise IdentityError(
+            f"the identity directory {directory} can be written by other users and belongs to"
+            f" someone else (mode {mode:04o}): they could replace the identity; use a directory"
+            " of your own"
+        )
+    try:
+        os.chmod(directory, 0o700)
+    except OSError as exc:
+        raise IdentityError(
+            f"the identity directory {directory} can be written by other users (mode"
+            f" {mode:04o}) and its mode could not be changed: {exc.strerror}"
+        ) from None
+    _log.warning(
+        "%s could be written by other users (mode %04o); its mode is now 0700", directory, mode
+    )
+
+
 def _tighten_mode(path: Path) -> None:
-    """Private key files written by the reference are 0644: make them owner-only."""
+    """Files written by the reference (keys, the identity) are 0644: make them owner-only."""
     if os.name != "posix":
         return
     try:

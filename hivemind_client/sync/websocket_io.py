@@ -4,6 +4,10 @@ The sync driver's socket plumbing, apart from its logic: frames are bounded befo
 websocket-client reads them, written whole (masked in C when ``websockets.speedups`` is
 there), and a certificate pin is checked before the websocket upgrade (which carries the
 access key) is sent.
+
+Redirects are refused (:func:`open_websocket`): websocket-client follows a 3xx answer to the
+upgrade on its own, to a server the user did not name and, with a certificate pin, without the
+pin. A hub that redirects is a configuration to fix, not something to follow silently.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "as_bytes",
     "bound_frames",
     "close",
+    "open_websocket",
     "pinned_socket",
     "receive",
     "ssl_options",
@@ -134,6 +139,60 @@ def pinned_socket(url: str, pin: str, timeout: float) -> ssl.SSLSocket:
         tls.close()
         raise ConnectionFailedError(f"the hub's certificate does not match the pin (sha256 {seen})")
     return tls
+
+
+_REDIRECT_STATUSES = range(300, 400)
+_MAX_LOCATION_SHOWN = 200
+
+
+def open_websocket(
+    url: str,
+    *,
+    timeout: float,
+    sslopt: dict[str, Any],
+    socket: socket.socket | None = None,
+) -> websocket.WebSocket:
+    """``websocket.create_connection`` with redirects refused (ConnectionFailed).
+
+    ``redirect_limit=0`` stops websocket-client from connecting anywhere else. The status is
+    checked here too because versions differ in how they report an unfollowed redirect: 1.7+
+    raise "Redirect limit exhausted", 1.6 returns it as a connected websocket (301-303) or
+    raises WebSocketBadStatusException (307, 308).
+    """
+    ws = websocket.WebSocket(sslopt=sslopt, enable_multithread=True, skip_utf8_validation=False)
+    ws.settimeout(timeout)
+    try:
+        ws.connect(url, timeout=timeout, socket=socket, redirect_limit=0)  # type: ignore[no-untyped-call]
+    except websocket.WebSocketBadStatusException as exc:
+        _refuse_redirect(exc.status_code, exc.resp_headers)
+        raise
+    except websocket.WebSocketException:
+        response = ws.handshake_response
+        if response is not None:
+            _refuse_redirect(response.status, response.headers)
+        raise
+    try:
+        response = ws.handshake_response
+        if response is not None:
+            _refuse_redirect(response.status, response.headers)
+    except BaseException:
+        with contextlib.suppress(websocket.WebSocketException, OSError):
+            ws.shutdown()  # type: ignore[no-untyped-call]
+        raise
+    return ws
+
+
+def _refuse_redirect(status: Any, headers: Any) -> None:
+    """ConnectionFailed naming the target when ``status`` is a redirect; else nothing."""
+    if not isinstance(status, int) or status not in _REDIRECT_STATUSES:
+        return
+    location = headers.get("location") if isinstance(headers, dict) else None
+    # the hub chose this text: repr() keeps it on one line, the cut keeps it short
+    target = "nowhere" if location is None else repr(str(location)[:_MAX_LOCATION_SHOWN])
+    raise ConnectionFailedError(
+        f"the hub answered with a redirect ({status}) to {target}; redirects are refused:"
+        " connect to the hub's own address"
+    )
 
 
 def close(ws: websocket.WebSocket, status: int) -> None:

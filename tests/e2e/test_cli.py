@@ -478,6 +478,48 @@ def test_demo_runs_a_real_hub_and_stops_it(tmp_path: Path) -> None:
     assert not (tmp_path / "none.json").exists()
 
 
+def _command_lines() -> list[str]:
+    """Every process's command line, as any local user can read it (``ps``)."""
+    seen = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                seen.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return seen
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_demo_shows_no_credential_in_the_process_list(tmp_path: Path) -> None:
+    """While the demo registers its satellite, no command line carries the key or password."""
+    env, work = _demo_env(tmp_path)
+    process = subprocess.Popen(
+        [str(CLI), "demo", "--say", "a"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
+    )
+    ours: set[str] = set()
+    try:
+        while process.poll() is None:
+            ours.update(
+                line
+                for line in _command_lines()
+                if str(work) in line or "add-client" in line or "demo-satellite" in line
+            )
+            time.sleep(0.02)
+        output = process.communicate(timeout=30)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    registering = [line for line in ours if "add_client.py" in line or "add-client" in line]
+    assert registering, "the registration ran too fast to be seen"
+    assert not [line for line in ours if "--password" in line or "--access-key" in line]
+    assert_nothing_left(work)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path, signum: int) -> None:
     env, work = _demo_env(tmp_path)

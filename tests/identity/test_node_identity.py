@@ -300,6 +300,88 @@ def test_reference_0644_private_key_is_tightened(keyed_identity_dir: Path, tmp_p
     assert _mode(key_file) == 0o600
 
 
+def _identity_with_password(directory: Path) -> Path:
+    """An identity file as another tool writes it: password inside, mode 0644."""
+    directory.mkdir(mode=0o700)
+    path = directory / "_identity.json"
+    path.write_text(json.dumps({"name": "n", "access_key": "k", "password": "hunter2-secret"}))
+    path.chmod(0o644)
+    return path
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_identity_file_with_a_password_is_tightened_on_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _identity_with_password(tmp_path / "hm")
+    identity = NodeIdentity(path)
+    assert identity.password == "hunter2-secret"
+    assert _mode(path) == 0o600
+    assert any("owner-only" in line for line in _warnings(caplog))
+    assert all("hunter2-secret" not in line for line in _warnings(caplog))
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o722], ids=lambda mode: f"{mode:04o}")
+def test_a_directory_others_can_write_is_made_0700_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int
+) -> None:
+    path = _identity_with_password(tmp_path / "hm")
+    path.parent.chmod(mode)
+    NodeIdentity(path)
+    assert _mode(path.parent) == 0o700
+    assert _mode(path) == 0o600
+    said = [line for line in _warnings(caplog) if "now 0700" in line]
+    assert len(said) == 1 and f"mode {mode:04o}" in said[0]
+    caplog.clear()
+    NodeIdentity(path).reload()
+    assert _warnings(caplog) == []
+
+
+def test_a_readable_but_not_writable_directory_is_left_alone(tmp_path: Path) -> None:
+    path = _identity_with_password(tmp_path / "hm")
+    path.parent.chmod(0o755)
+    NodeIdentity(path)
+    assert _mode(path.parent) == 0o755
+
+
+def test_a_directory_others_can_write_that_is_not_ours_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _identity_with_password(tmp_path / "hm")
+    path.parent.chmod(0o777)
+    someone_else = path.parent.stat().st_uid + 1
+    monkeypatch.setattr(os, "geteuid", lambda: someone_else)
+    with pytest.raises(IdentityError, match="other users and belongs to someone else"):
+        NodeIdentity(path)
+    assert _mode(path.parent) == 0o777  # not ours to change
+    assert _mode(path) == 0o644  # and nothing in it was read
+
+
+def test_a_shared_sticky_directory_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    path = _identity_with_password(tmp_path / "hm")
+    path.parent.chmod(0o1777)  # ours, like /tmp is root's: tightening it would break others
+    with pytest.raises(IdentityError, match="is shared"):
+        NodeIdentity(path)
+    assert _mode(path.parent) == 0o1777
+
+
+def test_a_directory_whose_mode_cannot_be_fixed_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _identity_with_password(tmp_path / "hm")
+    path.parent.chmod(0o777)
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chmod", refuse)
+    with pytest.raises(IdentityError, match="could not be changed"):
+        NodeIdentity(path)
+
+
 def test_relative_and_moved_key_paths_resolve(keyed_identity_dir: Path, tmp_path: Path) -> None:
     identity = _copy_identity(keyed_identity_dir, tmp_path / "hm")
     private = identity.private_key_pem
