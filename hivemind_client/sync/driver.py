@@ -61,6 +61,7 @@ from hivemind_client.sync.websocket_io import (
     as_bytes,
     bound_frames,
     close,
+    open_websocket,
     pinned_socket,
     receive,
     ssl_options,
@@ -248,13 +249,8 @@ class WebsocketDriver:
                 if self._pin is not None
                 else None
             )
-            ws = websocket.create_connection(
-                self.url,
-                timeout=self._connect_timeout,
-                sslopt=self._sslopt,
-                enable_multithread=True,
-                skip_utf8_validation=False,
-                socket=pinned,
+            ws = open_websocket(
+                self.url, timeout=self._connect_timeout, sslopt=self._sslopt, socket=pinned
             )
             bound_frames(ws, self._max_message_size, self._past_connection_deadline)
             # websocket-client answers pings itself, with the send that can stop mid-frame

@@ -158,12 +158,6 @@ def test_a_hub_that_upgrades_is_connected(target: _Server) -> None:
     assert target.requests_seen == ["/"]
 
 
-@pytest.mark.xfail(
-    reason="tripwire: sync/driver.py must call websocket_io.open_websocket instead of"
-    " websocket.create_connection; remove this mark with that change",
-    strict=True,
-    raises=AssertionError,
-)
 def test_the_client_refuses_a_redirecting_hub(target: _Server) -> None:
     from hivemind_client.core.reconnect import ReconnectPolicy
     from hivemind_client.sync.client import HiveMessageBusClient
