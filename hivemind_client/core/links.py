@@ -29,7 +29,14 @@ from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE
 from hivemind_client.wire.message import HiveMessage, parse_json_object
 from hivemind_client.wire.message_types import HiveMessageType
 
-__all__ = ["DEFAULT_NONCE_WINDOW", "TEXT_ONLY_TYPES", "LegacyLink", "Link", "NoiseLink"]
+__all__ = [
+    "DEFAULT_NONCE_WINDOW",
+    "TEXT_ONLY_TYPES",
+    "LegacyLink",
+    "Link",
+    "NoiseLink",
+    "NonceWindow",
+]
 
 DEFAULT_NONCE_WINDOW = 4096
 """Nonces a v1 link remembers in each direction (0.35 MB each when full, measured)."""
