@@ -63,7 +63,8 @@ def paths(size: int) -> dict[str, Callable[[], object]]:
     envelope = seal_json(text, KEY, cipher=CIPHER, encoding=ENCODING)
     data = frame
     sealed = seal_binary(data, KEY, cipher=CIPHER)
-    link = LegacyLink(KEY, CIPHER, ENCODING, binarize=False, compress=None)
+    # one frame opened over and over, and by the link that sealed it: no replay window
+    link = LegacyLink(KEY, CIPHER, ENCODING, binarize=False, compress=None, nonce_window=0)
     speak = HiveMessage("bus", Message("speak", {"utterance": "x" * max(0, size - 120)}, {}))
     wire = link.outgoing(speak)[0]
     client = HiveMessageBusClient(key="profile", password="x", host="127.0.0.1", port=1)

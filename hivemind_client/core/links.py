@@ -6,7 +6,9 @@ computation on keys the handshake produced; the session decides what to do with 
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from hivemind_client.errors import (
     AuthenticationFailed,
@@ -14,14 +16,30 @@ from hivemind_client.errors import (
     InvalidPayload,
     PayloadTooLarge,
 )
-from hivemind_client.security.aead import open_binary, open_json, seal_binary, seal_json
+from hivemind_client.security.aead import (
+    nonce_size,
+    open_binary,
+    open_json_with_nonce,
+    seal_binary,
+    seal_json_with_nonce,
+)
 from hivemind_client.security.hivemind_noise import NoiseTransport
 from hivemind_client.wire.codec import decode_binary, decode_json, encode_binary
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE
 from hivemind_client.wire.message import HiveMessage, parse_json_object
 from hivemind_client.wire.message_types import HiveMessageType
 
-__all__ = ["TEXT_ONLY_TYPES", "LegacyLink", "Link", "NoiseLink"]
+__all__ = [
+    "DEFAULT_NONCE_WINDOW",
+    "TEXT_ONLY_TYPES",
+    "LegacyLink",
+    "Link",
+    "NoiseLink",
+    "NonceWindow",
+]
+
+DEFAULT_NONCE_WINDOW = 4096
+"""Nonces a v1 link remembers in each direction (0.35 MB each when full, measured)."""
 
 TEXT_ONLY_TYPES = frozenset(
     {HiveMessageType.HELLO, HiveMessageType.HANDSHAKE, HiveMessageType.INTERCOM}
@@ -46,11 +64,46 @@ class Link(Protocol):
         ...
 
 
+class NonceWindow:
+    """The last ``size`` nonces seen, in O(1) per nonce (a set for lookups, a deque for age)."""
+
+    __slots__ = ("_order", "_seen", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._seen: set[bytes] = set()
+        self._order: deque[bytes] = deque()
+
+    def __contains__(self, nonce: bytes) -> bool:
+        return nonce in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def add(self, nonce: bytes) -> None:
+        """Remember ``nonce``, forgetting the oldest one beyond ``size``."""
+        if self.size <= 0 or nonce in self._seen:
+            return
+        if len(self._order) >= self.size:
+            self._seen.discard(self._order.popleft())
+        self._order.append(nonce)
+        self._seen.add(nonce)
+
+
 class LegacyLink:
     """Protocol v1 traffic: JSON text or binary frames, each sealed with a fresh random nonce.
 
     Every frame stands alone, so a bad one is dropped and the link goes on (``failed`` stays
     False).
+
+    v1 has no sequence numbers and one key serves both directions, so a recorded hub frame
+    would open again, and a frame of ours bounced back would open as the hub's. The link
+    remembers the last ``nonce_window`` nonces it accepted and the last ``nonce_window`` it
+    sent (random, so a repeat means a copy) and refuses an exact replay or a reflection with
+    AuthenticationFailed; the session drops that frame and goes on. What remains: a replay
+    older than the window, frames reordered or deleted in transit, and any of that across
+    connections of the same key (a password link's key is new per connection, a pre-shared
+    key's is not). Protocol v3 (:class:`NoiseLink`) has none of these problems.
     """
 
     failed = False
@@ -64,6 +117,7 @@ class LegacyLink:
         binarize: bool,
         compress: bool | None,
         max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
+        nonce_window: int = DEFAULT_NONCE_WINDOW,
     ) -> None:
         self.key = key
         self.cipher = cipher
@@ -71,6 +125,8 @@ class LegacyLink:
         self.binarize = binarize
         self.compress = compress
         self.max_inflated_size = max_inflated_size
+        self.received_nonces = NonceWindow(nonce_window)
+        self.sent_nonces = NonceWindow(nonce_window)
 
     def outgoing(self, message: HiveMessage) -> list[str | bytes]:
         """Binary frames for BINARY (and everything but HELLO/HANDSHAKE/INTERCOM when binarized)."""
@@ -79,24 +135,32 @@ class LegacyLink:
             self.binarize and msg_type not in TEXT_ONLY_TYPES
         ):
             frame = encode_binary(message, compress=self.compress)
-            return [seal_binary(frame, self.key, cipher=self.cipher) if self.key else frame]
+            if not self.key:
+                return [frame]
+            blob = seal_binary(frame, self.key, cipher=self.cipher)
+            self.sent_nonces.add(blob[: nonce_size(self.cipher)])
+            return [blob]
         text = message.serialize()
-        return [
-            seal_json(text, self.key, cipher=self.cipher, encoding=self.encoding)
-            if self.key
-            else text
-        ]
+        if not self.key:
+            return [text]
+        sealed, nonce = seal_json_with_nonce(
+            text, self.key, cipher=self.cipher, encoding=self.encoding
+        )
+        self.sent_nonces.add(nonce)
+        return [sealed]
 
     def incoming(self, data: str | bytes) -> HiveMessage:
         """Open and decode one websocket message."""
         if isinstance(data, bytes):
-            frame = open_binary(data, self.key, cipher=self.cipher) if self.key else data
+            if not self.key:
+                return decode_binary(data, max_inflated_size=self.max_inflated_size)
+            frame = open_binary(data, self.key, cipher=self.cipher)
+            # open_binary reads the nonce from the same leading bytes
+            self._check_nonce(data[: nonce_size(self.cipher)])
             return decode_binary(frame, max_inflated_size=self.max_inflated_size)
         if self.key and data.startswith('{"ciphertext": "'):
             # what seal_json writes: open_json reads it without a JSON pass over the ciphertext
-            return decode_json(
-                open_json(data, self.key, cipher=self.cipher, encoding=self.encoding)
-            )
+            return self._open_json(data, self.key)
         envelope = parse_json_object(data, "text frame")
         if "ciphertext" not in envelope:
             if self.key:
@@ -104,9 +168,28 @@ class LegacyLink:
             return decode_json(data)
         if not self.key:
             raise InvalidPayload("encrypted message on an unkeyed link")
-        return decode_json(
-            open_json(envelope, self.key, cipher=self.cipher, encoding=self.encoding)
+        return self._open_json(envelope, self.key)
+
+    def _open_json(self, envelope: str | Mapping[str, Any], key: bytes) -> HiveMessage:
+        text, nonce = open_json_with_nonce(
+            envelope, key, cipher=self.cipher, encoding=self.encoding
         )
+        self._check_nonce(nonce)
+        return decode_json(text)
+
+    def _check_nonce(self, nonce: bytes) -> None:
+        """Refuse an authenticated frame whose nonce we saw or sent (see the class docstring).
+
+        Only frames that authenticate are remembered, so forged garbage cannot push real
+        nonces out of the window.
+        """
+        if nonce in self.sent_nonces:
+            raise AuthenticationFailed(
+                "reflected frame: its nonce is one we sent (a frame of ours bounced back)"
+            )
+        if nonce in self.received_nonces:
+            raise AuthenticationFailed("replayed frame: its nonce was seen before on this link")
+        self.received_nonces.add(nonce)
 
 
 class NoiseLink:

@@ -62,7 +62,7 @@ from hivemind_client.core.events import (
     MessageReceived,
     SessionFailed,
 )
-from hivemind_client.core.links import LegacyLink, Link, NoiseLink
+from hivemind_client.core.links import DEFAULT_NONCE_WINDOW, LegacyLink, Link, NoiseLink
 from hivemind_client.core.requests import CachePsk, DerivePsk, ForgetPsk, PinHubKey, Request
 from hivemind_client.errors import (
     ConnectionFailed,
@@ -71,6 +71,7 @@ from hivemind_client.errors import (
     InvalidArgument,
     InvalidPayload,
     NotConnected,
+    PayloadTooLarge,
     UnsupportedVersion,
 )
 from hivemind_client.security.aead import Cipher, preferred_ciphers
@@ -93,6 +94,7 @@ from hivemind_client.wire.message import HiveMessage
 from hivemind_client.wire.message_types import HiveMessageType
 
 __all__ = [
+    "DEFAULT_MAX_HANDSHAKE_MESSAGE",
     "PREFERRED_ENCODINGS",
     "ClientSession",
     "LegacyLink",
@@ -113,6 +115,10 @@ PREFERRED_ENCODINGS: tuple[str, ...] = (
 )
 """What we offer, best first. The hub takes the client's first allowed entry, and JSON-B91
 first has broken real deployments, so B64 leads and B91 comes last."""
+
+DEFAULT_MAX_HANDSHAKE_MESSAGE = 64 * 1024
+"""Largest message accepted before the link is keyed. A 5.3 hub's HELLO, the largest, is
+under 2 KB (an RSA public key PEM of 450 bytes and its node id, a key PEM too)."""
 
 # Close codes a hub uses to refuse a client before the session exists.
 _REFUSALS = {1008: "the hub refused the connection"}
@@ -155,14 +161,26 @@ class SessionConfig:
     encodings: tuple[str, ...] = PREFERRED_ENCODINGS
     ciphers: tuple[str, ...] = field(default_factory=lambda: tuple(preferred_ciphers()))
     handshake_timeout: float = 10.0
+    """Seconds from the session's creation to a keyed link; trickled bytes do not extend it."""
     max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE
+    max_handshake_message: int = DEFAULT_MAX_HANDSHAKE_MESSAGE
+    """Largest websocket message (UTF-8 bytes) taken before the link is keyed: anything sent
+    before that is cleartext from whoever answers, so more is a fatal PayloadTooLarge."""
     max_protocol_version: int = PROTOCOL_VERSION
     """3: use the Noise handshake when the hub offers it; 2: stay on the legacy handshake."""
+    min_protocol_version: int = 0
+    """Refuse (UnsupportedVersion, before sending anything keyed by the password) a hub that
+    would be spoken to below this: 0 allows a pre-shared key, 1 the password handshake of
+    hivemind-core 4.0, 3 only Noise. A pinned hub key requires 3 regardless."""
+    nonce_window: int = DEFAULT_NONCE_WINDOW
+    """Protocol v1: nonces remembered each way to refuse replays and reflections (0: none)."""
     noise_static_key: bytes | None = None
     """Our X25519 static private key for v3. None: a fresh one for this session only, which a
     hub that pinned another key for our access key refuses: keep one per client or identity."""
     pinned_hub_key: bytes | None = None
-    """The hub's v3 static key pinned at an earlier connection (the driver reads its store)."""
+    """The hub's v3 static key pinned at an earlier connection (the driver reads its store).
+    A session with a pin never speaks below v3: a hub posing as this one with only the password
+    handshake would get the password envelope, which falls to an offline guess."""
     hub_pin_id: str = "hub"
     """Name of the hub's pin in the driver's store: ``host:port``, as the reference client uses."""
     allow_kk: bool = True
@@ -313,6 +331,16 @@ class ClientSession:
 
     # -- handshake ----------------------------------------------------------------------------
     def _receive_handshake(self, data: str | bytes) -> None:
+        limit = self.config.max_handshake_message
+        if len(data) > limit or (
+            isinstance(data, str)
+            and not data.isascii()
+            and len(data.encode("utf-8", "surrogatepass")) > limit
+        ):
+            raise PayloadTooLarge(
+                f"a handshake message over {limit} bytes (max_handshake_message): a hub's"
+                " HELLO, offer and answer are a few KB"
+            )
         if isinstance(data, bytes):
             raise InvalidPayload("binary frame before the handshake completed")
         message = decode_json(data)
@@ -344,22 +372,29 @@ class ClientSession:
                 f"the hub requires protocol version {minimum}; this session speaks up to"
                 f" {we_speak}"
             )
+        why_not_v3 = "offers only the legacy password handshake (no Noise)"
         if hub_speaks_v3 and we_speak >= PROTOCOL_VERSION:
             if self.config.password:
                 if self._start_noise(offer, required=requires_v3):
                     return
+                why_not_v3 = "offers no Noise pattern and suite we share"
             elif requires_v3:
                 raise HandshakeFailed(
                     "the hub requires protocol v3 (the Noise handshake), which needs the password"
                     " the hub registered for this access key: give password=... (or an identity"
                     " with one)"
                 )
+            else:
+                why_not_v3 = "offers Noise, which needs the password, and this session has none"
         elif requires_v3:
             raise UnsupportedVersion(
                 "the hub requires protocol version 3 but its offer has no Noise parameters"
                 if we_speak >= PROTOCOL_VERSION
                 else f"the hub requires protocol version 3; this session speaks up to {we_speak}"
             )
+        elif hub_speaks_v3:
+            why_not_v3 = f"offers Noise but this session has max_protocol_version={we_speak}"
+        self._refuse_below_v3(why_not_v3)
         if self.config.password:
             self._start_password(self.config.password)
             return
@@ -370,6 +405,30 @@ class ClientSession:
             )
             return
         raise HandshakeFailed("no password and no pre-shared key: the hub cannot key this link")
+
+    def _refuse_below_v3(self, why: str) -> None:
+        """The downgrade rule, checked before anything derived from the password is sent."""
+        pinned = self.config.pinned_hub_key
+        if pinned is not None:
+            pin_id = self.config.hub_pin_id
+            raise HandshakeFailed(
+                f"refusing a downgrade: the hub's v3 key is pinned for {pin_id}, but this hub"
+                f" {why}. A server posing as the hub would get the password envelope and guess"
+                " the password offline. If the hub really went back to hivemind-core 4.x,"
+                f" forget the pin (NodeIdentity.forget_hub({pin_id!r})) and connect again"
+            )
+        if self.config.password:
+            version = 2 if self.hub_offer.get("binarize") else 1
+        elif self.config.crypto_key:
+            version = 0
+        else:
+            return  # nothing to send: _on_offer refuses the offer with its own error
+        floor = self.config.min_protocol_version
+        if version < floor:
+            raise UnsupportedVersion(
+                f"the hub {why}: this session would speak protocol v{version}, below"
+                f" min_protocol_version={floor}"
+            )
 
     def _on_answer(self, answer: dict[str, Any]) -> None:
         if self._noise is not None:
@@ -419,6 +478,7 @@ class ClientSession:
             binarize=binarize,
             compress=self.config.compress,
             max_inflated_size=self.config.max_inflated_size,
+            nonce_window=self.config.nonce_window,
         )
         self.protocol_version = version
         self.handshake_kind = kind

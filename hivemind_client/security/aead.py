@@ -64,9 +64,11 @@ __all__ = [
     "nonce_size",
     "open_binary",
     "open_json",
+    "open_json_with_nonce",
     "preferred_ciphers",
     "seal_binary",
     "seal_json",
+    "seal_json_with_nonce",
 ]
 
 
@@ -160,6 +162,17 @@ def seal_json(
     encoding: str = DEFAULT_ENCODING,
 ) -> str:
     """Encrypt ``plaintext`` (str as UTF-8) into the text of a JSON cipher envelope."""
+    return seal_json_with_nonce(plaintext, key, cipher=cipher, encoding=encoding)[0]
+
+
+def seal_json_with_nonce(
+    plaintext: str | _Bytes,
+    key: _Bytes,
+    *,
+    cipher: str = DEFAULT_CIPHER,
+    encoding: str = DEFAULT_ENCODING,
+) -> tuple[str, bytes]:
+    """:func:`seal_json`, and the nonce it drew (a v1 link remembers it to refuse reflections)."""
     engine = _engine(cipher, key)
     encoder = _encoder(encoding)
     data = _plaintext_bytes(plaintext)
@@ -171,7 +184,7 @@ def seal_json(
     del source, sealed
     if encoding in _PLAIN_JSON:
         # one copy of the (large) ciphertext text, no escaping pass
-        return "".join(
+        text = "".join(
             (
                 '{"ciphertext": "',
                 ciphertext_text,
@@ -182,11 +195,13 @@ def seal_json(
                 '"}',
             )
         )
-    return _ENVELOPE % (
+        return text, nonce
+    text = _ENVELOPE % (
         encode_basestring_ascii(ciphertext_text),
         encode_basestring_ascii(tag_text),
         encode_basestring_ascii(encoder(nonce)),
     )
+    return text, nonce
 
 
 def open_json(
@@ -200,6 +215,18 @@ def open_json(
 
     Without a ``tag`` field, the last 16 bytes of the ciphertext are the tag.
     """
+    return open_json_with_nonce(envelope, key, cipher=cipher, encoding=encoding)[0]
+
+
+def open_json_with_nonce(
+    envelope: str | _Bytes | Mapping[str, Any],
+    key: _Bytes,
+    *,
+    cipher: str = DEFAULT_CIPHER,
+    encoding: str = DEFAULT_ENCODING,
+) -> tuple[str, bytes]:
+    """:func:`open_json`, and the nonce the message authenticated with (decoded bytes, so a
+    replay cannot hide behind another spelling of it)."""
     engine = _engine(cipher, key)
     decoder = _decoder(encoding)
     if isinstance(envelope, str) and encoding in _PLAIN_JSON and envelope.isascii():
@@ -232,7 +259,7 @@ def _open_fields(
     ciphertext_text: str,
     tag_text: str | None,
     nonce_text: str,
-) -> str:
+) -> tuple[str, bytes]:
     ciphertext = decoder(_ascii(ciphertext_text, encoding))
     nonce = decoder(_ascii(nonce_text, encoding))
     if tag_text is None:
@@ -241,7 +268,7 @@ def _open_fields(
         plaintext = engine.open_joined(nonce, ciphertext)
     else:
         plaintext = engine.open(nonce, ciphertext, decoder(_ascii(tag_text, encoding)))
-    return _utf8_text(plaintext)
+    return _utf8_text(plaintext), nonce
 
 
 def _utf8_text(plaintext: bytes) -> str:
@@ -256,7 +283,7 @@ _HEAD, _TAG, _NONCE, _TAIL = b'{"ciphertext": "', b'", "tag": "', b'", "nonce": 
 
 def _open_sealed_layout(
     engine: _Engine, decoder: Callable[[bytes], bytes], encoding: str, raw: bytes
-) -> str | None:
+) -> tuple[str, bytes] | None:
     """Open an envelope laid out exactly as :func:`seal_json` writes it with a plain-JSON
     encoding (no escapes anywhere); None for any other text.
 
@@ -289,7 +316,7 @@ def _open_sealed_layout(
     del ciphertext
     plaintext = engine.open_joined(nonce, sealed)
     del sealed
-    return _utf8_text(plaintext)
+    return _utf8_text(plaintext), nonce
 
 
 def seal_binary(data: _Bytes, key: _Bytes, *, cipher: str = DEFAULT_CIPHER) -> bytes:
