@@ -13,13 +13,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hivemind_client.api.handlers import BinaryDataCallbacks, HandlerRegistry, LocalBus
+from hivemind_client.core.links import DEFAULT_NONCE_WINDOW
 from hivemind_client.core.reconnect import ReconnectPolicy
+from hivemind_client.core.session import (
+    DEFAULT_MAX_HANDSHAKE_MESSAGE,
+)
 from hivemind_client.core.url import build_url
 from hivemind_client.errors import IdentityError, InvalidArgument
 from hivemind_client.identity.stores import IdentityNoiseStore, MemoryNoiseStore, NoiseKeyStore
 from hivemind_client.satellite.core import ConnectionInfo, SatelliteConfig, SatelliteCore
 from hivemind_client.satellite.hivemap import HiveMapper
 from hivemind_client.satellite.routing import SatelliteRouter
+from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 
 __all__ = ["DEFAULT_RECONNECT", "DEFAULT_USERAGENT", "ClientBase"]
 
@@ -56,6 +61,10 @@ class ClientBase(HandlerRegistry):
         reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
         ping_interval: float = 20.0,
         pong_timeout: float | None = 10.0,
+        min_protocol_version: int = 0,
+        max_protocol_version: int = PROTOCOL_VERSION,
+        max_handshake_message: int = DEFAULT_MAX_HANDSHAKE_MESSAGE,
+        nonce_window: int = DEFAULT_NONCE_WINDOW,
         ciphers: Sequence[str] | None = None,
         encodings: Sequence[str] | None = None,
     ) -> None:
@@ -87,6 +96,10 @@ class ClientBase(HandlerRegistry):
         self._max_pending_handlers = max_pending_handlers
         self._max_pending_bytes = max_pending_bytes
         self.pong_timeout = pong_timeout
+        self.min_protocol_version = min_protocol_version
+        self.max_protocol_version = max_protocol_version
+        self.max_handshake_message = max_handshake_message
+        self.nonce_window = nonce_window
         self.hive_map = HiveMapper(
             trust=identity.is_trusted if _has(identity, "is_trusted") else None
         )
@@ -167,6 +180,10 @@ class ClientBase(HandlerRegistry):
             max_waiters=previous.max_waiters,
             ping_interval=self.ping_interval,
             pong_timeout=self.pong_timeout,
+            min_protocol_version=self.min_protocol_version,
+            max_protocol_version=self.max_protocol_version,
+            max_handshake_message=self.max_handshake_message,
+            nonce_window=self.nonce_window,
             reconnect=self.reconnect,
         )
 

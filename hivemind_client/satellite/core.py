@@ -35,6 +35,7 @@ from hivemind_client.core.events import (
     MessageReceived,
     SessionFailed,
 )
+from hivemind_client.core.links import DEFAULT_NONCE_WINDOW
 from hivemind_client.core.reconnect import (
     ConnectionEnd,
     GiveUp,
@@ -44,7 +45,11 @@ from hivemind_client.core.reconnect import (
     ReconnectSchedule,
 )
 from hivemind_client.core.requests import Request
-from hivemind_client.core.session import ClientSession, SessionConfig
+from hivemind_client.core.session import (
+    DEFAULT_MAX_HANDSHAKE_MESSAGE,
+    ClientSession,
+    SessionConfig,
+)
 from hivemind_client.errors import (
     ConnectionFailed,
     HiveMindError,
@@ -62,6 +67,7 @@ from hivemind_client.satellite.routing import (
     SatelliteRouter,
     TrustStore,
 )
+from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.security.intercom import seal_intercom
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike, as_ovos_dict
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
@@ -126,6 +132,15 @@ class SatelliteConfig:
     pong_timeout: float | None = 10.0
     """Seconds our ping may go unanswered (no pong, no message) before the link is torn down
     and retried: a frozen hub is noticed within ``ping_interval + pong_timeout``. None: never."""
+    min_protocol_version: int = 0
+    """Refuse hubs below this protocol version (3: Noise only). A hub whose v3 key is pinned
+    is never spoken to below v3, whatever this says."""
+    max_protocol_version: int = PROTOCOL_VERSION
+    """2: stay on the legacy handshake even with a hub that offers Noise."""
+    max_handshake_message: int = DEFAULT_MAX_HANDSHAKE_MESSAGE
+    """Largest message accepted before the link is keyed (a hub's HELLO is under 2 KB)."""
+    nonce_window: int = DEFAULT_NONCE_WINDOW
+    """v1: nonces remembered per direction to refuse replays and reflections (0: off)."""
     dropped_frame_warnings: int = 10
     """Frames dropped with a warning per minute; beyond that they are counted, then summarized."""
     reconnect: ReconnectPolicy | None = field(default_factory=ReconnectPolicy)
@@ -301,6 +316,10 @@ class SatelliteCore:
             pinned_hub_key=pinned_hub_key,
             hub_pin_id=self.config.hub_pin_id,
             allow_kk=not self._avoid_kk,
+            min_protocol_version=self.config.min_protocol_version,
+            max_protocol_version=self.config.max_protocol_version,
+            max_handshake_message=self.config.max_handshake_message,
+            nonce_window=self.config.nonce_window,
         )
         if self.config.ciphers:
             config.ciphers = self.config.ciphers
@@ -381,6 +400,14 @@ class SatelliteCore:
             deadlines.append(self._last_traffic + self.config.ping_interval)
         due = [deadline for deadline in deadlines if deadline is not None]
         return min(due) if due else None
+
+    def max_incoming(self, limit: int) -> int:
+        """The largest websocket message to accept now: ``limit``, or the handshake bound
+        while the link is not keyed yet (a driver checks it before reading a frame)."""
+        session = self.session
+        if session is None or session.ready:
+            return limit
+        return min(limit, session.config.max_handshake_message)
 
     def connection_deadline(self) -> float | None:
         """When the connection ends unless the hub completes what it owes (the handshake, or

@@ -55,6 +55,7 @@ from hivemind_client.satellite.core import (
     SendPing,
 )
 from hivemind_client.sync.websocket_io import (
+    BoundedFrameBuffer,
     Closed,
     MessageTooLarge,
     abort,
@@ -203,7 +204,11 @@ class WebsocketDriver:
         outcome: object = None
         try:
             while outcome is None and not self._stop.is_set():
-                received = receive(ws, self._max_message_size)
+                # until the link is keyed, a much smaller bound (max_handshake_message) holds
+                limit = self.core.max_incoming(self._max_message_size)
+                if isinstance(ws.frame_buffer, BoundedFrameBuffer):
+                    ws.frame_buffer.limit = limit
+                received = receive(ws, limit)
                 with self.lock:
                     now, wall = self._clock(), self._wall()
                     if received is None:  # the socket closed

@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - websockets without its C extension
     _apply_mask = None
 
 __all__ = [
+    "BoundedFrameBuffer",
     "Closed",
     "DeadlinePassed",
     "MessageTooLarge",
@@ -217,7 +218,7 @@ class SendTimeout(websocket.WebSocketException):
     Not a WebSocketTimeoutException, which the reader takes for "nothing arrived yet"."""
 
 
-class _BoundedFrameBuffer(websocket.frame_buffer):
+class BoundedFrameBuffer(websocket.frame_buffer):
     """websocket-client's frame reader, refusing oversized frames before reading them.
 
     The stock reader learns a frame's length from its header and then reads that many bytes
@@ -277,7 +278,7 @@ def bound_frames(
                 raise DeadlinePassed("the connection's deadline passed in the middle of a frame")
             return _read(size)
 
-    bounded = _BoundedFrameBuffer(recv, limit)
+    bounded = BoundedFrameBuffer(recv, limit)
     bounded.recv_buffer = current.recv_buffer
     ws.frame_buffer = bounded
 

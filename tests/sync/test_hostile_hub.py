@@ -7,6 +7,7 @@ was checked). They drive the real HiveMessageBusClient against tests/sync/misbeh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 import threading
@@ -17,7 +18,13 @@ from typing import Any
 import pytest
 
 from hivemind_client import HiveMessage, Message
-from hivemind_client.errors import ConnectionFailed, HandshakeFailed, HiveMindError
+from hivemind_client.errors import (
+    ConnectionFailed,
+    HandshakeFailed,
+    HiveMindError,
+    PayloadTooLarge,
+    UnsupportedVersion,
+)
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import ReconnectPolicy
 
@@ -185,3 +192,48 @@ def test_a_flood_of_garbage_does_not_flood_the_log(caplog: pytest.LogCaptureFixt
         assert heard.wait(10)
     dropped = [r for r in caplog.records if "dropped a frame" in r.getMessage()]
     assert 1 <= len(dropped) <= 10
+
+
+def test_a_hub_whose_v3_key_is_pinned_never_gets_the_password_envelope() -> None:
+    """Item 4, through the client: a server posing as a pinned v3 hub offers only v1."""
+    envelopes: list[dict[str, Any]] = []
+
+    async def script(conn: HubConnection) -> None:
+        await conn.send_hello()
+        await conn.send_offer()
+        with contextlib.suppress(Exception):
+            envelopes.append(await conn.read_request())
+        await asyncio.sleep(1)
+
+    with MisbehavingHub(script) as hub:
+        client = _client(hub)
+        client.noise_store.pin_hub_key(client.hub_pin_id, bytes(range(32)))
+        with client, pytest.raises(HandshakeFailed, match="downgrade") as raised:
+            client.connect(timeout=10)
+        assert client.hub_pin_id in str(raised.value)
+    assert envelopes == []
+
+
+def test_min_protocol_version_refuses_a_legacy_hub() -> None:
+    async def script(conn: HubConnection) -> None:
+        await conn.send_hello()
+        await conn.send_offer()
+        await asyncio.sleep(1)
+
+    with (
+        MisbehavingHub(script) as hub,
+        _client(hub, min_protocol_version=3) as client,
+        pytest.raises(UnsupportedVersion),
+    ):
+        client.connect(timeout=10)
+
+
+def test_a_huge_message_before_the_handshake_is_refused_from_its_header() -> None:
+    """Item 3: before the handshake a 64 MiB cleartext message was accepted from anyone."""
+
+    async def script(conn: HubConnection) -> None:
+        await conn.stream_frame(8 * 1024 * 1024)
+
+    with MisbehavingHub(script) as hub, _client(hub) as client, pytest.raises(PayloadTooLarge):
+        client.connect(timeout=10)
+    assert hub.streamed and hub.streamed[0] < 8 * 1024 * 1024  # refused before it was all read
