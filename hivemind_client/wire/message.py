@@ -261,15 +261,26 @@ def json_tree_copy(value: Any, *, max_depth: int = MAX_DATA_DEPTH) -> Any:
     return _tree_copy(value, max_depth)
 
 
+_CONTAINERS = (dict, list)
+
+
 def _tree_copy(value: Any, depth: int) -> Any:
+    # plain loops, not comprehensions: one frame per level (3.11 adds one per comprehension),
+    # and no call at all for a scalar
     if isinstance(value, dict):
         if depth <= 0:
             raise InvalidPayload("data nests too deeply")
-        return {key: _tree_copy(item, depth - 1) for key, item in value.items()}
+        copied: dict[str, Any] = {}
+        for key, item in value.items():
+            copied[key] = _tree_copy(item, depth - 1) if isinstance(item, _CONTAINERS) else item
+        return copied
     if isinstance(value, list):
         if depth <= 0:
             raise InvalidPayload("data nests too deeply")
-        return [_tree_copy(item, depth - 1) for item in value]
+        items: list[Any] = []
+        for item in value:
+            items.append(_tree_copy(item, depth - 1) if isinstance(item, _CONTAINERS) else item)
+        return items
     return value
 
 
