@@ -450,7 +450,7 @@ class HiveMapper:
         if node is None:
             return text
         if node.site_id:
-            text += f"  site={node.site_id}"
+            text += f"  site={printable(node.site_id)}"
         latency = node.latency_ms
         if latency is not None:
             text += f"  latency={latency:.0f}ms"

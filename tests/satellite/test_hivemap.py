@@ -575,3 +575,15 @@ def test_display_peer_escapes_control_characters_and_caps_length() -> None:
     assert shown.startswith("evil\\nINFO forged line\\r\\x1b")
     assert len(display_peer("x" * 5000)) < 200
     assert display_peer("sat::1") == "sat::1"
+
+
+def test_render_tree_lines_are_not_forged_by_peer_names() -> None:
+    mapper = HiveMapper()
+    forged = "sat\n└── forged::node"
+    mapper.observe_ping(
+        _answer(forged, [{"source": "link\nx", "targets": []}], site_id="k\nitchen"),
+        received_at=1.0,
+    )
+    tree = mapper.render_tree("me")
+    assert len(tree.splitlines()) == 2  # the root and the node (its link is a label of it)
+    assert "sat\\n└── forged::node" in tree and "site=k\\nitchen" in tree
