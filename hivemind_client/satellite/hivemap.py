@@ -15,8 +15,9 @@ to the node.
 
 An edge ``source -> target`` means a message went from ``source`` to ``target`` (towards us, for
 PING answers). Everything is bounded: nodes, labels and edges (least recently seen first out),
-the per-flood de-duplication, and the size of the strings taken from the wire. No clock is
-read: callers pass ``received_at`` / ``now``.
+the per-flood de-duplication, and the size of the strings taken from the wire. Work per answer
+is linear in its own route whatever the map holds: keys, labels and edges are indexed both ways
+on insert, so no lookup scans the map. No clock is read: callers pass ``received_at`` / ``now``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "HiveMapper",
     "NodeInfo",
     "display_peer",
+    "printable",
 ]
 
 DEFAULT_MAX_NODES = 1024
@@ -55,6 +57,7 @@ _MAX_KEY_LENGTH = 4096  # an RSA-4096 public PEM is ~800 characters
 _MAX_SHORT_LENGTH = 256  # site ids, languages
 _MAX_ROUTE_HOPS = 64
 _MAX_HOP_TARGETS = 16
+_MAX_SHOWN_LENGTH = 120  # a peer-supplied name in a tree or a log line
 _PEM_MARKER = "-----BEGIN"
 
 
@@ -145,11 +148,22 @@ class NodeInfo:
 
 
 def display_peer(peer: str) -> str:
-    """A peer short enough for a tree: a PEM key becomes ``key:`` and 12 hex digits."""
+    """A peer short enough for a tree or a log line: a PEM key becomes ``key:`` and 12 hex
+    digits; other names (chosen by peers) are capped and get control characters escaped, so a
+    newline in a name cannot forge a line."""
     if _PEM_MARKER in peer:
-        normalized = "\n".join(line.strip() for line in peer.strip().splitlines() if line.strip())
-        return "key:" + hashlib.sha256(normalized.encode()).hexdigest()[:12]
-    return peer
+        return "key:" + hashlib.sha256(_normalize_pem(peer).encode()).hexdigest()[:12]
+    return printable(peer)
+
+
+def printable(text: str, limit: int = _MAX_SHOWN_LENGTH) -> str:
+    """``text`` safe to log: at most ``limit`` characters, non-printable ones escaped as in
+    ``repr`` (a plain name is returned as it is)."""
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class HiveMapper:
@@ -178,8 +192,11 @@ class HiveMapper:
         self._max_edges = 8 * max_nodes
         self._trust = trust
         self._nodes: OrderedDict[str, NodeInfo] = OrderedDict()
+        self._by_key: dict[str, dict[str, None]] = {}  # normalized public key -> its peers
         self._labels: OrderedDict[str, str] = OrderedDict()  # route label -> peer
+        self._labels_of: dict[str, set[str]] = {}  # peer -> its labels
         self._edges: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+        self._sources_of: dict[str, set[str]] = {}  # target -> sources with an edge to it
         self._edge_count = 0
         # flood id -> peers already folded in for it
         self._seen: OrderedDict[str, set[str]] = OrderedDict()
@@ -214,11 +231,8 @@ class HiveMapper:
         node = self._nodes.get(self.resolve(name))
         if node is not None or _PEM_MARKER not in name:
             return node
-        wanted = _normalize_pem(name)
-        for candidate in self._nodes.values():
-            if candidate.public_key and _normalize_pem(candidate.public_key) == wanted:
-                return candidate
-        return None
+        peers = self._by_key.get(_normalize_pem(name))
+        return self._nodes[next(iter(peers))] if peers else None
 
     def public_key_of(self, name: str) -> str | None:
         """The public key a node announced, looked up by peer id, label or key."""
@@ -293,11 +307,16 @@ class HiveMapper:
             lang=_optional_str(inner_payload.get("lang"), _MAX_SHORT_LENGTH),
             trusted=bool(public_key and self._trust is not None and self._trust(public_key)),
         )
-        self._labels.pop(peer, None)  # a real peer id is never a label of another node
-        self._nodes.pop(peer, None)
+        self._drop_label(peer)  # a real peer id is never a label of another node
+        old = self._nodes.pop(peer, None)
+        if old is not None:
+            self._unindex_key(old)
         self._nodes[peer] = node
+        if public_key is not None:
+            self._by_key.setdefault(_normalize_pem(public_key), {})[peer] = None
         while len(self._nodes) > self._max_nodes:
-            old_peer, _ = self._nodes.popitem(last=False)
+            old_peer, old_node = self._nodes.popitem(last=False)
+            self._unindex_key(old_node)
             self._forget_node(old_peer)
         self._learn_route(peer, _clean_route(hops))
         return True
@@ -328,15 +347,18 @@ class HiveMapper:
             if node.received_at is not None and now - node.received_at > max_age
         ]
         for peer in stale:
-            del self._nodes[peer]
+            self._unindex_key(self._nodes.pop(peer))
             self._forget_node(peer)
         return len(stale)
 
     def clear(self) -> None:
         """Forget everything."""
         self._nodes.clear()
+        self._by_key.clear()
         self._labels.clear()
+        self._labels_of.clear()
         self._edges.clear()
+        self._sources_of.clear()
         self._edge_count = 0
         self._seen.clear()
 
@@ -428,7 +450,7 @@ class HiveMapper:
         if node is None:
             return text
         if node.site_id:
-            text += f"  site={node.site_id}"
+            text += f"  site={printable(node.site_id)}"
         latency = node.latency_ms
         if latency is not None:
             text += f"  latency={latency:.0f}ms"
@@ -468,10 +490,34 @@ class HiveMapper:
                     self._add_edge(resolved_source, resolved_target)
 
     def _set_label(self, label: str, owner: str) -> None:
-        self._labels.pop(label, None)
+        self._drop_label(label)
         self._labels[label] = owner
+        self._labels_of.setdefault(owner, set()).add(label)
         while len(self._labels) > self._max_nodes:
-            self._labels.popitem(last=False)
+            old_label, old_owner = self._labels.popitem(last=False)
+            self._unindex_label(old_label, old_owner)
+
+    def _drop_label(self, label: str) -> None:
+        owner = self._labels.pop(label, None)
+        if owner is not None:
+            self._unindex_label(label, owner)
+
+    def _unindex_label(self, label: str, owner: str) -> None:
+        labels = self._labels_of.get(owner)
+        if labels is not None:
+            labels.discard(label)
+            if not labels:
+                del self._labels_of[owner]
+
+    def _unindex_key(self, node: NodeInfo) -> None:
+        if node.public_key is None:
+            return
+        key = _normalize_pem(node.public_key)
+        peers = self._by_key.get(key)
+        if peers is not None:
+            peers.pop(node.peer, None)
+            if not peers:
+                del self._by_key[key]
 
     def _add_edge(self, source: str, target: str) -> None:
         targets = self._edges.get(source)
@@ -481,23 +527,36 @@ class HiveMapper:
             self._edges.move_to_end(source)
         if target not in targets:
             targets[target] = None
+            self._sources_of.setdefault(target, set()).add(source)
             self._edge_count += 1
         while self._edge_count > self._max_edges and self._edges:
-            _, dropped = self._edges.popitem(last=False)
-            self._edge_count -= len(dropped)
+            old_source, dropped = self._edges.popitem(last=False)
+            self._drop_targets(old_source, dropped)
+
+    def _drop_targets(self, source: str, targets: Iterable[str]) -> None:
+        """Unindex the edges ``source -> targets`` (already removed from ``_edges``)."""
+        for target in targets:
+            self._edge_count -= 1
+            sources = self._sources_of.get(target)
+            if sources is not None:
+                sources.discard(source)
+                if not sources:
+                    del self._sources_of[target]
 
     def _forget_node(self, peer: str) -> None:
-        for label in [label for label, owner in self._labels.items() if owner == peer]:
-            del self._labels[label]
+        """Remove ``peer``'s labels and edges: work in its own degree, never a map scan."""
+        for label in self._labels_of.pop(peer, ()):
+            self._labels.pop(label, None)
         dropped = self._edges.pop(peer, None)
         if dropped is not None:
-            self._edge_count -= len(dropped)
-        for targets in self._edges.values():
-            if peer in targets:
+            self._drop_targets(peer, dropped)
+        for source in self._sources_of.pop(peer, ()):
+            targets = self._edges.get(source)
+            if targets is not None and peer in targets:
                 del targets[peer]
                 self._edge_count -= 1
-        for source in [source for source, targets in self._edges.items() if not targets]:
-            del self._edges[source]
+                if not targets:
+                    del self._edges[source]
 
     def __repr__(self) -> str:
         return f"HiveMapper(nodes={len(self._nodes)}, edges={self._edge_count})"

@@ -36,11 +36,14 @@ Policy (reference client 0.7/1.2 and hivemind-core 5.x behaviour, fixed where it
 - **INTERCOM**: one addressed to another key is dropped. Otherwise it is opened with our
   private key (failure: dropped). When signed, the signature is checked against the keys we
   know: the hub's key and the trusted keys; the first that verifies identifies the sender as
-  trusted. The inner BUS is delivered when the message was addressed to our key or the sender
-  is trusted (``require_intercom_signature=True`` demands a trusted signature always, as
-  CRYPTO-1 §5 and hubs from 4.10 do). A delivered message carries the verified signer's key
-  (PEM, normalized line endings) in its context under :data:`VERIFIED_SOURCE_KEY`; any value a
-  sender put there is removed from every delivered message.
+  trusted. The inner BUS is delivered only when the sender is trusted (CRYPTO-1 §5; hubs from
+  4.10 do the same): anyone can encrypt to our public key, so "addressed to us" proves nothing
+  about who wrote it. Unsigned or unknown-signer INTERCOM is dropped, unless the router is
+  built with ``accept_untrusted_intercom=True``, which restores the reference's rule
+  (delivered when addressed to our key or signed by a trusted key). A delivered message
+  carries the verified signer's key (PEM, normalized line endings) in its context under
+  :data:`VERIFIED_SOURCE_KEY`; any value a sender put there is removed from every delivered
+  message.
 - **QUERY / CASCADE** go to the handlers only (feed answers to a
   :class:`~hivemind_client.satellite.cascade.CascadeAggregator`).
 - **ESCALATE / SHARED_BUS** only travel from satellites to hubs: logged and dropped. A bare PING
@@ -49,6 +52,10 @@ Policy (reference client 0.7/1.2 and hivemind-core 5.x behaviour, fixed where it
 Delivered bus messages get the reference's local treatment: a ``destination`` in the context
 becomes the ``source`` (the message now originates from the hub side), and a session that is
 ours keeps our site id.
+
+Drop reasons end in log lines: every peer-supplied string in them is capped and has its
+control characters escaped (:func:`~hivemind_client.satellite.hivemap.printable`), so a route
+name holding a newline cannot forge a line.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ from hivemind_client.satellite.hivemap import (
     FloodCache,
     HiveMapper,
     display_peer,
+    printable,
 )
 from hivemind_client.security.intercom import open_intercom
 from hivemind_client.security.keys import normalize_public_key
@@ -88,6 +96,7 @@ VERIFIED_SOURCE_KEY = "hivemind_verified_source_peer"
 
 _PEM_MARKER = "-----BEGIN"
 _MAX_NAME_LENGTH = 2048
+_MAX_REASON_LENGTH = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +123,16 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Drop:
-    """The message (or its inner part) was refused: log ``reason``."""
+    """The message (or its inner part) was refused: log ``reason``.
+
+    The reason is made safe to log here (capped, control characters escaped): it may quote
+    what a peer sent.
+    """
 
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", printable(self.reason, _MAX_REASON_LENGTH))
 
 
 Action: TypeAlias = DeliverToBus | Dispatch | Reply | Drop
@@ -191,6 +207,8 @@ class SatelliteRouter:
     INTERCOM cannot be opened and is dropped); ``trust`` holds trusted keys (a
     :class:`NodeIdentity` will do); ``hub_public_key`` is the key from the hub's HELLO, which
     may be set once it arrives. Build one from an identity with :meth:`from_identity`.
+    INTERCOM reaches the bus only with a trusted signature unless ``accept_untrusted_intercom``
+    (``require_intercom_signature`` is accepted for compatibility: it is the default now).
     """
 
     def __init__(
@@ -208,9 +226,14 @@ class SatelliteRouter:
         flood_cache_size: int = DEFAULT_FLOOD_CACHE_SIZE,
         propagate_trust: Callable[[HiveMessage], bool] | None = None,
         require_intercom_signature: bool = False,
+        accept_untrusted_intercom: bool = False,
     ) -> None:
         if not isinstance(peer, str) or not peer:
             raise InvalidArgument("a router needs our peer id")
+        if require_intercom_signature and accept_untrusted_intercom:
+            raise InvalidArgument(
+                "require_intercom_signature and accept_untrusted_intercom contradict each other"
+            )
         if public_key_pem is not None and (
             not isinstance(public_key_pem, str) or _PEM_MARKER not in public_key_pem
         ):
@@ -232,7 +255,8 @@ class SatelliteRouter:
         self._mapper = mapper
         self._floods = FloodCache(flood_cache_size)
         self._propagate_trust = propagate_trust
-        self._require_signature = require_intercom_signature
+        # require_intercom_signature=True is the default now; kept so older callers still work
+        self._accept_untrusted_intercom = accept_untrusted_intercom
 
     @classmethod
     def from_identity(
@@ -368,7 +392,7 @@ class SatelliteRouter:
                 return [Drop(self._site_reason("PROPAGATE", message.target_site_id))]
             if not self.is_trusted_origin(message):
                 origin = origin_of(message)
-                shown = display_peer(origin) if origin else "an unknown origin"
+                shown = f"'{display_peer(origin)}'" if origin else "an unknown origin"
                 return [Drop(f"PROPAGATE(bus) from untrusted {shown}")]
             return self._deliver(inner)
         return [Drop(f"PROPAGATE of {inner.msg_type.value} is not handled by a satellite")]
@@ -409,10 +433,12 @@ class SatelliteRouter:
                 return [Drop(f"INTERCOM addressed to us does not open: {exc.code}")]
             return [Drop("INTERCOM does not open with our key: not for us")]
         signer = self._verified_signer(envelope) if opened.signed else None
-        if self._require_signature and signer is None:
-            return [Drop("INTERCOM without a signature from a trusted key")]
-        if not (addressed_to_us or signer is not None):
-            return [Drop("INTERCOM neither addressed to us nor signed by a trusted key")]
+        if signer is None:
+            if not self._accept_untrusted_intercom:
+                kind = "signed by an unknown key" if opened.signed else "unsigned"
+                return [Drop(f"INTERCOM {kind}: only a trusted signer reaches the bus")]
+            if not addressed_to_us:
+                return [Drop("INTERCOM neither addressed to us nor signed by a trusted key")]
         try:
             inner = decode_json(opened.plaintext)
         except HiveMindError as exc:
@@ -463,7 +489,11 @@ class SatelliteRouter:
             bus = Message.deserialize(raw)
         except HiveMindError as exc:
             return [Drop(f"BUS payload is not a bus message: {exc.code}")]
-        context = json_tree_copy(bus.context)  # bus came from the wire: a JSON tree
+        try:  # bus came from the wire: a JSON tree (bounded in depth)
+            context = json_tree_copy(bus.context)
+            data = json_tree_copy(bus.data)
+        except HiveMindError as exc:
+            return [Drop(f"BUS payload cannot be delivered: {exc.code}: {exc}")]
         context.pop(VERIFIED_SOURCE_KEY, None)
         if verified_source is not None:
             context[VERIFIED_SOURCE_KEY] = verified_source
@@ -477,7 +507,7 @@ class SatelliteRouter:
             and session.get("session_id") == self._session_id
         ):
             context["session"] = dict(session, site_id=self._site_id)
-        return [DeliverToBus(Message(bus.msg_type, json_tree_copy(bus.data), context))]
+        return [DeliverToBus(Message(bus.msg_type, data, context))]
 
     def _verified_signer(self, envelope: Mapping[str, Any]) -> str | None:
         """The first known trusted key the envelope's signature verifies with, or None."""
@@ -512,7 +542,7 @@ class SatelliteRouter:
     def _site_reason(self, kind: str, target: str | None) -> str:
         if not target:
             return f"{kind}(bus) names no target site (delivers to no site)"
-        return f"{kind}(bus) for site {target!r}, not ours ({self._site_id!r})"
+        return f"{kind}(bus) for site '{printable(target)}', not ours ({self._site_id!r})"
 
     def _is_trusted_name(self, name: str) -> bool:
         if _PEM_MARKER in name:

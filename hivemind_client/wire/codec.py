@@ -14,6 +14,7 @@ from typing import Any
 from hivemind_client.errors import InvalidArgument
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE, decode_frame, encode_frame
 from hivemind_client.wire.message import (
+    DEFAULT_MAX_DECODED_ITEMS,
     WRAPPER_TYPES,
     HiveMessage,
     decode_json,
@@ -28,6 +29,7 @@ from hivemind_client.wire.validation import validate_payload
 _log = logging.getLogger(__name__)
 
 __all__ = [
+    "DEFAULT_MAX_DECODED_ITEMS",
     "decode_binary",
     "decode_json",
     "encode_binary",
@@ -94,16 +96,23 @@ def encode_binary(
 
 
 def decode_binary(
-    data: bytes, *, max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE
+    data: bytes,
+    *,
+    max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
+    max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS,
 ) -> HiveMessage:
-    """Decode and validate one binary frame into a message."""
+    """Decode and validate one binary frame into a message.
+
+    ``max_inflated_size`` bounds the bytes a compressed field inflates to, ``max_decoded_items``
+    the JSON values the payload may hold (both PayloadTooLarge): together they bound memory.
+    """
     frame = decode_frame(data, max_inflated_size=max_inflated_size)
     msg_type = frame.msg_type
     metadata = _metadata_object(frame.metadata)
     if msg_type is HiveMessageType.BINARY:
         validate_payload(msg_type, "metadata", metadata)
         return HiveMessage._trusted(msg_type, frame.payload, metadata, frame.bin_type)
-    payload = parse_json_object(frame.payload, "frame payload")
+    payload = parse_json_object(frame.payload, "frame payload", max_items=max_decoded_items)
     validate_payload(msg_type, "payload", payload)
     # Wrapping types: the nested envelope carries the route the binary frame itself cannot.
     return HiveMessage._trusted(msg_type, payload, metadata)
@@ -112,4 +121,7 @@ def decode_binary(
 def _check_message(message: object) -> HiveMessage:
     if not isinstance(message, HiveMessage):
         raise InvalidArgument(f"expected a HiveMessage, got {type(message).__name__}")
+    if message.msg_type in WRAPPER_TYPES and not message.raw_payload:
+        # decode tolerates a wrapper without payload; a wrapper written with an empty one is refused
+        raise InvalidArgument(f"a {message.msg_type.value} message that wraps nothing is not sent")
     return message

@@ -11,16 +11,26 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Protocol, TypeAlias, cast, runtime_checkable
 
-from hivemind_client.errors import InvalidArgument, InvalidJSON, InvalidPayload, UnknownMessageType
+from hivemind_client.errors import (
+    HiveMindError,
+    InvalidArgument,
+    InvalidJSON,
+    InvalidPayload,
+    PayloadTooLarge,
+    UnknownMessageType,
+)
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
-from hivemind_client.wire.validation import validate_message
+from hivemind_client.wire.validation import MAX_NESTING_DEPTH, validate_message
 
 _log = logging.getLogger(__name__)
 
 __all__ = [
+    "DEFAULT_MAX_DECODED_ITEMS",
+    "MAX_DATA_DEPTH",
     "decode_json",
     "message_from_dict",
     "WRAPPER_TYPES",
@@ -35,6 +45,20 @@ __all__ = [
 ]
 
 JSONObject: TypeAlias = dict[str, Any]
+
+DEFAULT_MAX_DECODED_ITEMS = 65536
+"""Most JSON values (array elements plus object members) one decoded text may hold.
+
+``[{},{},...]`` builds about 72 bytes of Python objects per 3 bytes of text, so the inflation
+bound alone lets a 32 KB frame cost ~790 MB; this bound holds any message to a few MB.
+"""
+
+MAX_DATA_DEPTH = 256
+"""Deepest JSON tree :func:`json_tree_copy` copies (OVOS data nests a handful of levels)."""
+
+# A JSON escape of a UTF-16 surrogate: text that may not round-trip to UTF-8. The literal
+# prefix makes the search C-speed (about 0.4 us per KB); only a hit costs a real check.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 # Prebuilt codecs: json.dumps/loads with options build a new encoder or decoder on every call.
 _decode_json = json.JSONDecoder().decode
@@ -101,17 +125,56 @@ class MessageLike(Protocol):
     context: Any
 
 
-def parse_json_object(text: str | bytes, what: str = "message") -> JSONObject:
-    """Parse JSON text that must hold an object; errors are InvalidJSON."""
+def parse_json_object(
+    text: str | bytes,
+    what: str = "message",
+    *,
+    max_items: int = DEFAULT_MAX_DECODED_ITEMS,
+) -> JSONObject:
+    """Parse JSON text that must hold an object; errors are InvalidJSON.
+
+    More than ``max_items`` values is PayloadTooLarge, decided before any object is built;
+    text holding a lone surrogate (a valid JSON escape that no UTF-8 encoder accepts, so the
+    message could never be sent on) is InvalidJSON.
+    """
+    # Every value but the first of a container follows a ',', and every container opens with
+    # '[' or '{': their count bounds the values (strings holding them only over-count).
+    # Shorter text cannot exceed the bound, so small messages skip the counting.
+    if len(text) > max_items:
+        if isinstance(text, str):
+            items = text.count("[") + text.count("{") + text.count(",")
+        else:
+            items = text.count(b"[") + text.count(b"{") + text.count(b",")
+        if items > max_items:
+            raise PayloadTooLarge(
+                f"{what} holds up to {items} JSON values, more than the {max_items} allowed"
+            )
     try:
-        value = _decode_json(text if isinstance(text, str) else text.decode())
-    except UnicodeDecodeError:
-        raise InvalidJSON(f"{what} is not UTF-8 text") from None
+        if not isinstance(text, str):
+            text = text.decode()  # strict: refuses encoded surrogates
+        elif not text.isascii():
+            text.encode()  # a str from Python may hold a literal surrogate
+        value = _decode_json(text)
+    except UnicodeError:
+        raise InvalidJSON(f"{what} is not UTF-8 text (or holds a lone surrogate)") from None
     except (ValueError, RecursionError) as exc:
         raise InvalidJSON(f"{what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidPayload(f"{what} must be a JSON object, not {type(value).__name__}")
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        _check_unicode(value, what)
     return value
+
+
+def _check_unicode(value: JSONObject, what: str) -> None:
+    """Refuse a decoded value holding a lone surrogate (encoding it to UTF-8 is the C-speed test;
+    paired escapes were already joined into one code point by the decoder)."""
+    try:
+        _encode_utf8_json(value).encode()
+    except UnicodeEncodeError:
+        raise InvalidJSON(f"{what} holds a lone UTF-16 surrogate (not valid Unicode)") from None
+    except HiveMindError:
+        raise InvalidJSON(f"{what} nests too deeply") from None
 
 
 class Message:
@@ -190,13 +253,36 @@ def encode_utf8_json(value: Any) -> str:
     return _encode_utf8_json(value)
 
 
-def json_tree_copy(value: Any) -> Any:
+def json_tree_copy(value: Any, *, max_depth: int = MAX_DATA_DEPTH) -> Any:
     """A deep copy of decoded JSON (dicts, lists, scalars), several times cheaper than
-    ``copy.deepcopy``: a JSON tree has no shared or cyclic parts to keep track of."""
+    ``copy.deepcopy``: a JSON tree has no shared or cyclic parts to keep track of.
+
+    A tree deeper than ``max_depth`` is InvalidPayload: the decoder accepts nearly a thousand
+    levels, which a recursive copy (or any consumer) would not survive.
+    """
+    return _tree_copy(value, max_depth)
+
+
+_CONTAINERS = (dict, list)
+
+
+def _tree_copy(value: Any, depth: int) -> Any:
+    # plain loops, not comprehensions: one frame per level (3.11 adds one per comprehension),
+    # and no call at all for a scalar
     if isinstance(value, dict):
-        return {key: json_tree_copy(item) for key, item in value.items()}
+        if depth <= 0:
+            raise InvalidPayload("data nests too deeply")
+        copied: dict[str, Any] = {}
+        for key, item in value.items():
+            copied[key] = _tree_copy(item, depth - 1) if isinstance(item, _CONTAINERS) else item
+        return copied
     if isinstance(value, list):
-        return [json_tree_copy(item) for item in value]
+        if depth <= 0:
+            raise InvalidPayload("data nests too deeply")
+        items: list[Any] = []
+        for item in value:
+            items.append(_tree_copy(item, depth - 1) if isinstance(item, _CONTAINERS) else item)
+        return items
     return value
 
 
@@ -270,10 +356,14 @@ class HiveMessage:
             if bin_type:
                 raise InvalidArgument("bin_type is only meaningful for BINARY messages")
             self._payload = _payload_dict(payload)
+            if self._msg_type in WRAPPER_TYPES:
+                _check_wrapped(self._msg_type, self._payload)
         self._bin_type = int(bin_type)
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgument("metadata must be a mapping")
         self._metadata: JSONObject = dict(metadata) if metadata else {}
+        if route is not None and not isinstance(route, list | tuple):
+            raise InvalidArgument("route must be a list of hops")
         self._node = node
         self._source_peer = source_peer
         self._route: list[dict[str, Any]] = list(route) if route else []
@@ -308,9 +398,12 @@ class HiveMessage:
 
         BINARY has no JSON payload (the schema forbids one), so its payload is empty bytes here.
         """
-        binary = envelope["msg_type"] == HiveMessageType.BINARY.value
+        msg_type = envelope.get("msg_type")
+        if not isinstance(msg_type, str):
+            raise InvalidPayload("a message needs a msg_type string")
+        binary = msg_type == HiveMessageType.BINARY.value
         return cls(
-            envelope["msg_type"],
+            msg_type,
             b"" if binary else envelope.get("payload") or {},
             node=envelope.get("node"),
             source_peer=envelope.get("source_peer"),
@@ -328,11 +421,14 @@ class HiveMessage:
 
     @property
     def payload(self) -> Any:
-        """The payload as :class:`Message`, :class:`HiveMessage`, ``dict`` or ``bytes``."""
+        """The payload as :class:`Message`, :class:`HiveMessage`, ``dict`` or ``bytes``.
+
+        A wrapping type that wraps nothing (decoded without a payload) gives None.
+        """
         if self._msg_type in _BUS_TYPES:
             return Message.deserialize(cast(JSONObject, self._payload))
         if self._msg_type in WRAPPER_TYPES:
-            return HiveMessage.from_dict(cast(JSONObject, self._payload))
+            return HiveMessage.from_dict(cast(JSONObject, self._payload)) if self._payload else None
         return self._payload
 
     @payload.setter
@@ -342,7 +438,10 @@ class HiveMessage:
                 raise InvalidArgument("a BINARY message needs a bytes payload")
             self._payload = bytes(payload)
         else:
-            self._payload = _payload_dict(payload)
+            new_payload = _payload_dict(payload)
+            if self._msg_type in WRAPPER_TYPES:
+                _check_wrapped(self._msg_type, new_payload)
+            self._payload = new_payload
 
     @property
     def raw_payload(self) -> JSONObject | bytes:
@@ -510,12 +609,44 @@ def _payload_dict(payload: Any) -> JSONObject:
     raise InvalidArgument(f"a payload must be a JSON object, not {type(payload).__name__}")
 
 
+def _check_wrapped(msg_type: HiveMessageType, payload: JSONObject) -> None:
+    """A wrapping type's payload is a message (or nothing, as decode allows), at every level:
+    what ``payload``, ``encode_binary`` and the decoders need (values are not validated here,
+    as for every other type)."""
+    depth = 0
+    while payload:
+        inner_type = payload.get("msg_type")
+        if not isinstance(inner_type, str):
+            raise InvalidPayload(
+                f"a {msg_type.value} message wraps a message: its payload needs a msg_type"
+            )
+        try:
+            msg_type = HiveMessageType(inner_type)
+        except ValueError:
+            raise UnknownMessageType(f"unknown msg_type {inner_type!r}") from None
+        route = payload.get("route")
+        if route is not None and not isinstance(route, list):
+            raise InvalidPayload(f"the wrapped {msg_type.value} message's route is not a list")
+        if msg_type not in WRAPPER_TYPES:
+            return
+        depth += 1
+        if depth > MAX_NESTING_DEPTH:
+            raise InvalidPayload(f"messages nest deeper than {MAX_NESTING_DEPTH} levels")
+        inner = payload.get("payload")
+        if inner is not None and not isinstance(inner, dict):
+            raise InvalidPayload(f"the wrapped {msg_type.value} message's payload is not an object")
+        payload = inner or {}
+
+
 def message_from_dict(envelope: dict[str, Any]) -> HiveMessage:
     """Validate a decoded JSON envelope and build the message."""
     validate_message(envelope)
     return HiveMessage.from_dict(envelope)
 
 
-def decode_json(text: str | bytes) -> HiveMessage:
-    """Parse and validate a JSON text frame."""
-    return message_from_dict(parse_json_object(text))
+def decode_json(
+    text: str | bytes, *, max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS
+) -> HiveMessage:
+    """Parse and validate a JSON text frame (more than ``max_decoded_items`` JSON values is
+    PayloadTooLarge)."""
+    return message_from_dict(parse_json_object(text, max_items=max_decoded_items))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ from hypothesis import strategies as st
 
 from hivemind_client.errors import InvalidArgument
 from hivemind_client.identity import public_key_fingerprint
-from hivemind_client.satellite.hivemap import FloodCache, HiveMapper, NodeInfo, display_peer
+from hivemind_client.satellite.hivemap import (
+    FloodCache,
+    HiveMapper,
+    NodeInfo,
+    _normalize_pem,
+    display_peer,
+)
+from hivemind_client.satellite.routing import SatelliteRouter
 from hivemind_client.wire.message import HiveMessage
 from hivemind_client.wire.message_types import HiveMessageType
 
@@ -427,3 +435,155 @@ def test_flood_cache_bounded_and_exact_within_bound(ids: list[str], size: int) -
         recent = recent[-size:]
         assert len(cache_) <= size
         assert list(cache_) == recent
+
+
+# -- issue 14 item 2: work per answer is linear in its route, whatever the map holds -------------
+def _long_key(index: int) -> str:
+    """A PEM-like key as long as a key may be, in short lines: costly to normalize."""
+    body = f"{index:08d}\n" + "\n".join(["AB"] * 1280)
+    return f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----"
+
+
+def _full_mapper() -> HiveMapper:
+    mapper = HiveMapper()
+    for index in range(mapper.max_nodes):
+        mapper.observe_ping(
+            _answer(
+                f"node-{index}",
+                [{"source": f"conn-{index}", "targets": []}],
+                public_key=_long_key(index),
+                flood_id=f"fill-{index % 50}",
+            ),
+            received_at=1.0,
+        )
+    assert mapper.node_count == mapper.max_nodes
+    return mapper
+
+
+def _hostile_route(hops: int = 64) -> list[dict[str, Any]]:
+    """Hubs named by (unknown) keys alternating with links: every pair asks "whose key is it?"."""
+    return [
+        {"source": f"-----BEGIN KEY {i}" if i % 2 == 0 else f"link-{i}", "targets": []}
+        for i in range(hops)
+    ]
+
+
+def test_route_learning_normalizes_per_hop_not_per_stored_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mapper = _full_mapper()
+    calls = 0
+    normalize = _normalize_pem
+
+    def counting(pem: str) -> str:
+        nonlocal calls
+        calls += 1
+        return normalize(pem)
+
+    monkeypatch.setattr("hivemind_client.satellite.hivemap._normalize_pem", counting)
+    route = _hostile_route()
+    message = _answer("attacker", route, flood_id="attack")
+    assert len(message.serialize()) < 4096
+    assert mapper.observe_ping(message, received_at=2.0)
+    # one per hop pair, plus the answer's own key and the evicted node's (was 32 x 1024)
+    assert calls <= len(route) + 4
+    assert mapper.node_count == mapper.max_nodes
+
+
+def test_a_3kb_answer_is_handled_in_milliseconds_with_a_full_map() -> None:
+    mapper = HiveMapper()
+    router = SatelliteRouter(peer="me::1", public_key_pem=None, mapper=mapper)
+    for index in range(mapper.max_nodes):  # as PING answers through the router
+        router.handle(
+            _answer(f"node-{index}", public_key=_long_key(index), flood_id=f"fill-{index}"), 1.0
+        )
+    assert mapper.node_count == mapper.max_nodes
+    message = _answer("attacker", _hostile_route(), flood_id="attack")
+    start = time.perf_counter()
+    router.handle(message, 2.0)
+    assert time.perf_counter() - start < 0.5  # 5 to 9 s before; about a millisecond now
+
+
+def _check_indexes(mapper: HiveMapper) -> None:
+    """The reverse indexes say exactly what the primary tables say."""
+    by_key: dict[str, set[str]] = {}
+    for peer, node in mapper.nodes.items():
+        if node.public_key is not None:
+            by_key.setdefault(_normalize_pem(node.public_key), set()).add(peer)
+    assert {k: set(v) for k, v in mapper._by_key.items()} == by_key
+    labels_of: dict[str, set[str]] = {}
+    for label, owner in mapper._labels.items():
+        labels_of.setdefault(owner, set()).add(label)
+    assert mapper._labels_of == labels_of
+    sources_of: dict[str, set[str]] = {}
+    for source, targets in mapper._edges.items():
+        assert targets
+        for target in targets:
+            sources_of.setdefault(target, set()).add(source)
+    assert mapper._sources_of == sources_of
+    assert mapper._edge_count == sum(len(t) for t in mapper._edges.values())
+
+
+_key_names = st.sampled_from(["-----BEGIN K1", "-----BEGIN K2", "-----BEGIN\r\nK1", "a", "b"])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            _names,
+            st.sampled_from(["f1", "f2", "f3"]),
+            st.lists(
+                st.fixed_dictionaries(
+                    {"source": _names | _key_names, "targets": st.lists(_names, max_size=2)}
+                ),
+                max_size=6,
+            ),
+            st.none() | _key_names,
+        ),
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=6),
+)
+def test_indexes_stay_exact(
+    answers: list[tuple[str, str, list[dict[str, Any]], str | None]], max_nodes: int
+) -> None:
+    mapper = HiveMapper(max_nodes=max_nodes, max_floods=2)
+    for step, (peer, flood_id, route, key) in enumerate(answers):
+        mapper.observe_ping(
+            _answer(peer, route, flood_id=flood_id, public_key=key), received_at=step
+        )
+        _check_indexes(mapper)
+        if key is not None and "-----BEGIN" in key and mapper.resolve(key) not in mapper.nodes:
+            # what a scan of every stored key would find
+            owners = {
+                peer
+                for peer, node in mapper.nodes.items()
+                if node.public_key and _normalize_pem(node.public_key) == _normalize_pem(key)
+            }
+            found = mapper.node_for(key)
+            assert (found.peer if found else None) in (owners or {None})
+        if step % 7 == 6:
+            mapper.prune(now=step, max_age=3)
+            _check_indexes(mapper)
+    mapper.clear()
+    _check_indexes(mapper)
+
+
+def test_display_peer_escapes_control_characters_and_caps_length() -> None:
+    shown = display_peer("evil\nINFO forged line\r\x1b[31m")
+    assert "\n" not in shown and "\r" not in shown and "\x1b" not in shown
+    assert shown.startswith("evil\\nINFO forged line\\r\\x1b")
+    assert len(display_peer("x" * 5000)) < 200
+    assert display_peer("sat::1") == "sat::1"
+
+
+def test_render_tree_lines_are_not_forged_by_peer_names() -> None:
+    mapper = HiveMapper()
+    forged = "sat\n└── forged::node"
+    mapper.observe_ping(
+        _answer(forged, [{"source": "link\nx", "targets": []}], site_id="k\nitchen"),
+        received_at=1.0,
+    )
+    tree = mapper.render_tree("me")
+    assert len(tree.splitlines()) == 2  # the root and the node (its link is a label of it)
+    assert "sat\\n└── forged::node" in tree and "site=k\\nitchen" in tree

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import random
 from dataclasses import FrozenInstanceError
 from functools import cache
 from pathlib import Path
@@ -207,7 +209,12 @@ def test_broadcast_without_our_site_id_delivers_nothing(
 def test_broadcast_intercom_is_handled_as_intercom(
     router: SatelliteRouter, keys: dict[str, KeyPair]
 ) -> None:
-    inner = _intercom(_bus("secret"), keys["ours"].public, target=keys["ours"].public)
+    inner = _intercom(
+        _bus("secret"),
+        keys["ours"].public,
+        signer=keys["friend"].private,
+        target=keys["ours"].public,
+    )
     actions = router.handle(HiveMessage(T.BROADCAST, inner), NOW)  # no target site needed
     assert [m.msg_type for m in _delivered(actions)] == ["secret"]
 
@@ -227,7 +234,10 @@ def test_broadcast_of_other_types_is_dropped(router: SatelliteRouter, inner: Hiv
 
 def test_wrapper_with_invalid_inner_is_dropped(router: SatelliteRouter) -> None:
     for payload in ({"foo": 1}, {"msg_type": "nope"}, {"msg_type": "bus", "payload": {"x": 1}}):
-        message = HiveMessage(T.BROADCAST, payload, target_site_id=SITE)
+        with contextlib.suppress(HiveMindError):  # the constructor refuses the first two
+            HiveMessage(T.BROADCAST, payload)
+        # the router copes all the same (built as the decoders build messages)
+        message = HiveMessage._trusted(T.BROADCAST, payload, {})
         actions = router.handle(message, NOW)
         assert len(_drops(actions)) == 1 and not _delivered(actions)
         _check_shape(actions, message)
@@ -418,9 +428,10 @@ def test_flood_cache_bounded_and_answers_once_while_remembered(
 
 
 # -- INTERCOM -------------------------------------------------------------------------------------
-def test_intercom_addressed_to_us_unsigned_is_delivered(
-    router: SatelliteRouter, keys: dict[str, KeyPair]
+def test_intercom_addressed_to_us_unsigned_is_dropped_unless_accepted(
+    router: SatelliteRouter, keys: dict[str, KeyPair], identity: NodeIdentity
 ) -> None:
+    """Issue 14 item 6: anyone can encrypt to our key; only a trusted signature reaches the bus."""
     message = _intercom(
         _bus("secret", **{VERIFIED_SOURCE_KEY: "forged"}),
         keys["ours"].public,
@@ -428,7 +439,10 @@ def test_intercom_addressed_to_us_unsigned_is_delivered(
     )
     actions = router.handle(message, NOW)
     _check_shape(actions, message)
-    [delivered] = _delivered(actions)
+    assert not _delivered(actions)
+    assert _drops(actions) == ["INTERCOM unsigned: only a trusted signer reaches the bus"]
+    lenient = _router(keys, identity, accept_untrusted_intercom=True)
+    [delivered] = _delivered(lenient.handle(message, NOW))
     assert delivered.msg_type == "secret" and delivered.data == {"utterance": "hello"}
     assert VERIFIED_SOURCE_KEY not in delivered.context
 
@@ -459,24 +473,41 @@ def test_unaddressed_intercom_needs_a_trusted_signature(
     private = keys[signer].private if signer else None
     message = _intercom(_bus(), keys["ours"].public, signer=private)
     actions = router.handle(message, NOW)
+    assert not _delivered(actions) and "only a trusted signer" in _drops(actions)[0]
+    lenient = _router(keys, None, accept_untrusted_intercom=True)
+    actions = lenient.handle(message, NOW)
     assert not _delivered(actions) and "neither addressed" in _drops(actions)[0]
 
 
-def test_addressed_intercom_from_a_stranger_is_delivered_unless_signatures_are_required(
+def test_addressed_intercom_from_a_stranger_is_dropped_unless_accepted(
     keys: dict[str, KeyPair], identity: NodeIdentity
 ) -> None:
     message = _intercom(
         _bus(), keys["ours"].public, signer=keys["stranger"].private, target=keys["ours"].public
     )
-    lenient = _router(keys, identity)
-    [delivered] = _delivered(lenient.handle(message, NOW))
-    assert VERIFIED_SOURCE_KEY not in delivered.context
-    strict = _router(keys, identity, require_intercom_signature=True)
-    assert not _delivered(strict.handle(message, NOW))
     signed = _intercom(
         _bus(), keys["ours"].public, signer=keys["friend"].private, target=keys["ours"].public
     )
-    assert _delivered(strict.handle(signed, NOW))
+    for strict in (
+        _router(keys, identity),
+        _router(keys, identity, require_intercom_signature=True),
+    ):
+        actions = strict.handle(message, NOW)
+        assert not _delivered(actions)
+        assert _drops(actions) == [
+            "INTERCOM signed by an unknown key: only a trusted signer reaches the bus"
+        ]
+        assert _delivered(strict.handle(signed, NOW))
+    lenient = _router(keys, identity, accept_untrusted_intercom=True)
+    [delivered] = _delivered(lenient.handle(message, NOW))
+    assert VERIFIED_SOURCE_KEY not in delivered.context
+    [delivered] = _delivered(lenient.handle(signed, NOW))
+    assert delivered.context[VERIFIED_SOURCE_KEY] == keys["friend"].public
+
+
+def test_intercom_options_cannot_contradict(keys: dict[str, KeyPair]) -> None:
+    with pytest.raises(InvalidArgument):
+        _router(keys, None, require_intercom_signature=True, accept_untrusted_intercom=True)
 
 
 def test_intercom_for_another_node_is_dropped(
@@ -515,7 +546,8 @@ def test_intercom_target_key_comparison_ignores_line_endings(
     router: SatelliteRouter, keys: dict[str, KeyPair]
 ) -> None:
     target = keys["ours"].public.replace("\n", "\r\n") + "\n"
-    assert _delivered(router.handle(_intercom(_bus(), keys["ours"].public, target=target), NOW))
+    message = _intercom(_bus(), keys["ours"].public, signer=keys["friend"].private, target=target)
+    assert _delivered(router.handle(message, NOW))
 
 
 def test_legacy_rsa_only_intercom(router: SatelliteRouter, keys: dict[str, KeyPair]) -> None:
@@ -534,7 +566,9 @@ def test_legacy_rsa_only_intercom(router: SatelliteRouter, keys: dict[str, KeyPa
 
 def test_intercom_in_propagate(router: SatelliteRouter, keys: dict[str, KeyPair]) -> None:
     # the reference 1.x sends PROPAGATE(INTERCOM(target_pubkey=...))
-    inner = _intercom(_bus("p"), keys["ours"].public, target=keys["ours"].public)
+    inner = _intercom(
+        _bus("p"), keys["ours"].public, signer=keys["hub"].private, target=keys["ours"].public
+    )
     outer = HiveMessage(T.PROPAGATE, inner, route=[{"source": "anyone"}])
     actions = router.handle(outer, NOW)
     assert [m.msg_type for m in _delivered(actions)] == ["p"]
@@ -568,10 +602,13 @@ def test_unusable_intercom_payloads_are_dropped(
 def test_intercom_plaintext_must_be_a_bus_message(
     router: SatelliteRouter, keys: dict[str, KeyPair], plaintext: str
 ) -> None:
-    envelope = seal_intercom(plaintext, keys["ours"].public)
+    envelope = seal_intercom(
+        plaintext, keys["ours"].public, sender_private_pem=keys["friend"].private
+    )
     message = HiveMessage(T.INTERCOM, envelope, target_pubkey=keys["ours"].public)
     actions = router.handle(message, NOW)
     assert len(_drops(actions)) == 1 and not _delivered(actions)
+    assert "trusted signer" not in _drops(actions)[0]  # refused for what it holds
 
 
 def test_router_without_private_key_drops_intercom(keys: dict[str, KeyPair]) -> None:
@@ -952,3 +989,102 @@ def test_cascade_constructor_checks() -> None:
             CascadeAggregator(**options)
     with pytest.raises(InvalidArgument):
         CascadeAggregator().start("", NOW)
+
+
+# -- issue 14 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("signer", "accept_untrusted", "delivered"),
+    [
+        (None, False, False),  # unsigned
+        ("stranger", False, False),  # signed by a key we do not trust
+        ("friend", False, True),  # signed by a trusted key
+        ("hub", False, True),  # signed by the hub
+        (None, True, True),  # the explicit opt-in
+        ("stranger", True, True),
+    ],
+)
+def test_intercom_to_us_needs_a_trusted_signer_unless_opted_in(
+    keys: dict[str, KeyPair],
+    identity: NodeIdentity,
+    signer: str | None,
+    accept_untrusted: bool,
+    delivered: bool,
+) -> None:
+    """Item 6: an utterance injected by anyone who knows our public key stays off the bus."""
+    router = _router(
+        keys,
+        identity,
+        hub_public_key=keys["hub"].public,
+        accept_untrusted_intercom=accept_untrusted,
+    )
+    inner = _bus("recognizer_loop:utterance")
+    message = _intercom(
+        inner,
+        keys["ours"].public,
+        signer=keys[signer].private if signer else None,
+        target=keys["ours"].public,
+    )
+    for wrapped in (message, HiveMessage(T.PROPAGATE, message), HiveMessage(T.BROADCAST, message)):
+        actions = router.handle(wrapped, NOW)
+        assert bool(_delivered(actions)) is delivered
+        if not delivered:
+            [reason] = _drops(actions)
+            assert reason.startswith("INTERCOM") and "trusted signer" in reason
+
+
+def test_too_deep_bus_data_is_dropped_not_raised(router: SatelliteRouter) -> None:
+    """Item 11: 500-990 levels decode fine; the copy made for delivery must not recurse out."""
+    text = '{"msg_type": "bus", "payload": {"type": "x", "data": {"a": ' + "[" * 500
+    deep: Any = []
+    for _ in range(990):
+        deep = [deep]
+    for message in (
+        decode_json(text + "]" * 500 + "}}}"),
+        HiveMessage(T.BUS, {"type": "x", "data": {"a": deep}}),
+    ):
+        actions = router.handle(message, NOW)
+        assert not _delivered(actions)
+        assert "nests too deeply" in _drops(actions)[0]
+        _check_shape(actions, message)
+
+
+_FORGED = "evil\nINFO hivemind_client: forged line\r\n\x1b[2K"
+
+
+def test_drop_reasons_never_hold_raw_control_characters(
+    router: SatelliteRouter, keys: dict[str, KeyPair]
+) -> None:
+    """Item 13: names a hub supplies end in log lines; a newline must not forge one."""
+    messages = [
+        HiveMessage(T.PROPAGATE, _bus(), target_site_id=SITE, route=[{"source": _FORGED}]),
+        HiveMessage(T.PROPAGATE, _bus(), target_site_id=SITE, source_peer=_FORGED),
+        HiveMessage(T.BROADCAST, _bus(), target_site_id=_FORGED),
+        HiveMessage(T.PROPAGATE, _bus(), target_site_id=_FORGED * 100),
+    ]
+    for message in messages:
+        [reason] = _drops(router.handle(message, NOW))
+        assert reason.isprintable() and len(reason) <= 500
+        assert "evil\\n" in reason
+    assert Drop("a\nb").reason == "a\\nb"
+
+
+def test_forged_route_names_produce_no_forged_log_lines(
+    caplog: pytest.LogCaptureFixture, keys: dict[str, KeyPair]
+) -> None:
+    """Item 13 end to end: the client logs each Drop; no record may hold a raw newline."""
+    from hivemind_client.satellite.core import SatelliteConfig, SatelliteCore
+
+    core = SatelliteCore(SatelliteConfig(password="p", site_id=SITE), rng=random.Random(0))
+    messages = [
+        HiveMessage(T.PROPAGATE, _bus(), target_site_id=SITE, route=[{"source": _FORGED}]),
+        HiveMessage(T.BROADCAST, _bus(), target_site_id=_FORGED),
+        HiveMessage(T.PROPAGATE, _bus(), target_site_id=SITE, source_peer=_FORGED),
+    ]
+    with caplog.at_level("DEBUG"):
+        for message in messages:
+            core.route(message, NOW)
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == len(messages)
+    for record in caplog.records:
+        text = record.getMessage()
+        assert "\n" not in text and "\r" not in text and "\x1b" not in text
