@@ -25,6 +25,7 @@ from hivemind_client.satellite.core import ConnectionInfo, SatelliteConfig, Sate
 from hivemind_client.satellite.hivemap import HiveMapper
 from hivemind_client.satellite.routing import SatelliteRouter
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
+from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
 
 __all__ = ["DEFAULT_RECONNECT", "DEFAULT_USERAGENT", "ClientBase"]
 
@@ -65,6 +66,8 @@ class ClientBase(HandlerRegistry):
         max_protocol_version: int = PROTOCOL_VERSION,
         max_handshake_message: int = DEFAULT_MAX_HANDSHAKE_MESSAGE,
         nonce_window: int = DEFAULT_NONCE_WINDOW,
+        max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS,
+        accept_untrusted_intercom: bool = False,
         ciphers: Sequence[str] | None = None,
         encodings: Sequence[str] | None = None,
     ) -> None:
@@ -100,6 +103,8 @@ class ClientBase(HandlerRegistry):
         self.max_protocol_version = max_protocol_version
         self.max_handshake_message = max_handshake_message
         self.nonce_window = nonce_window
+        self.max_decoded_items = max_decoded_items
+        self.accept_untrusted_intercom = accept_untrusted_intercom
         self.hive_map = HiveMapper(
             trust=identity.is_trusted if _has(identity, "is_trusted") else None
         )
@@ -184,6 +189,8 @@ class ClientBase(HandlerRegistry):
             max_protocol_version=self.max_protocol_version,
             max_handshake_message=self.max_handshake_message,
             nonce_window=self.nonce_window,
+            max_decoded_items=self.max_decoded_items,
+            accept_untrusted_intercom=self.accept_untrusted_intercom,
             reconnect=self.reconnect,
         )
 

@@ -24,7 +24,12 @@ from hivemind_client.security.aead import (
     seal_json_with_nonce,
 )
 from hivemind_client.security.hivemind_noise import NoiseTransport
-from hivemind_client.wire.codec import decode_binary, decode_json, encode_binary
+from hivemind_client.wire.codec import (
+    DEFAULT_MAX_DECODED_ITEMS,
+    decode_binary,
+    decode_json,
+    encode_binary,
+)
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE
 from hivemind_client.wire.message import HiveMessage, parse_json_object
 from hivemind_client.wire.message_types import HiveMessageType
@@ -117,6 +122,7 @@ class LegacyLink:
         binarize: bool,
         compress: bool | None,
         max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
+        max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS,
         nonce_window: int = DEFAULT_NONCE_WINDOW,
     ) -> None:
         self.key = key
@@ -125,6 +131,7 @@ class LegacyLink:
         self.binarize = binarize
         self.compress = compress
         self.max_inflated_size = max_inflated_size
+        self.max_decoded_items = max_decoded_items
         self.received_nonces = NonceWindow(nonce_window)
         self.sent_nonces = NonceWindow(nonce_window)
 
@@ -153,19 +160,27 @@ class LegacyLink:
         """Open and decode one websocket message."""
         if isinstance(data, bytes):
             if not self.key:
-                return decode_binary(data, max_inflated_size=self.max_inflated_size)
+                return decode_binary(
+                    data,
+                    max_inflated_size=self.max_inflated_size,
+                    max_decoded_items=self.max_decoded_items,
+                )
             frame = open_binary(data, self.key, cipher=self.cipher)
             # open_binary reads the nonce from the same leading bytes
             self._check_nonce(data[: nonce_size(self.cipher)])
-            return decode_binary(frame, max_inflated_size=self.max_inflated_size)
+            return decode_binary(
+                frame,
+                max_inflated_size=self.max_inflated_size,
+                max_decoded_items=self.max_decoded_items,
+            )
         if self.key and data.startswith('{"ciphertext": "'):
             # what seal_json writes: open_json reads it without a JSON pass over the ciphertext
             return self._open_json(data, self.key)
-        envelope = parse_json_object(data, "text frame")
+        envelope = parse_json_object(data, "text frame", max_items=self.max_decoded_items)
         if "ciphertext" not in envelope:
             if self.key:
                 raise InvalidPayload("cleartext message after the link was keyed")
-            return decode_json(data)
+            return decode_json(data, max_decoded_items=self.max_decoded_items)
         if not self.key:
             raise InvalidPayload("encrypted message on an unkeyed link")
         return self._open_json(envelope, self.key)
@@ -175,7 +190,7 @@ class LegacyLink:
             envelope, key, cipher=self.cipher, encoding=self.encoding
         )
         self._check_nonce(nonce)
-        return decode_json(text)
+        return decode_json(text, max_decoded_items=self.max_decoded_items)
 
     def _check_nonce(self, nonce: bytes) -> None:
         """Refuse an authenticated frame whose nonce we saw or sent (see the class docstring).
@@ -210,11 +225,13 @@ class NoiseLink:
         binarize: bool,
         compress: bool | None,
         max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
+        max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS,
     ) -> None:
         self.transport = transport
         self.binarize = binarize
         self.compress = compress
         self.max_inflated_size = max_inflated_size
+        self.max_decoded_items = max_decoded_items
         self._failed = False
 
     @property
@@ -250,5 +267,9 @@ class NoiseLink:
         if plaintext is None:
             return None
         if isinstance(plaintext, bytes):
-            return decode_binary(plaintext, max_inflated_size=self.max_inflated_size)
-        return decode_json(plaintext)
+            return decode_binary(
+                plaintext,
+                max_inflated_size=self.max_inflated_size,
+                max_decoded_items=self.max_decoded_items,
+            )
+        return decode_json(plaintext, max_decoded_items=self.max_decoded_items)

@@ -88,7 +88,7 @@ from hivemind_client.security.legacy_handshake import (
     PasswordHandshake,
     client_handshake_payload,
 )
-from hivemind_client.wire.codec import decode_json
+from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS, decode_json
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE
 from hivemind_client.wire.message import HiveMessage
 from hivemind_client.wire.message_types import HiveMessageType
@@ -163,6 +163,8 @@ class SessionConfig:
     handshake_timeout: float = 10.0
     """Seconds from the session's creation to a keyed link; trickled bytes do not extend it."""
     max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE
+    max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS
+    """JSON values one decoded message may hold (beyond: payload-too-large, dropped)."""
     max_handshake_message: int = DEFAULT_MAX_HANDSHAKE_MESSAGE
     """Largest websocket message (UTF-8 bytes) taken before the link is keyed: anything sent
     before that is cleartext from whoever answers, so more is a fatal PayloadTooLarge."""
@@ -478,6 +480,7 @@ class ClientSession:
             binarize=binarize,
             compress=self.config.compress,
             max_inflated_size=self.config.max_inflated_size,
+            max_decoded_items=self.config.max_decoded_items,
             nonce_window=self.config.nonce_window,
         )
         self.protocol_version = version
@@ -555,6 +558,7 @@ class ClientSession:
             binarize=binarize,
             compress=self.config.compress,
             max_inflated_size=self.config.max_inflated_size,
+            max_decoded_items=self.config.max_decoded_items,
         )
         encoding = handshake.hub_selection.get("encoding")
         completed = HandshakeCompleted(

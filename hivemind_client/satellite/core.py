@@ -69,6 +69,7 @@ from hivemind_client.satellite.routing import (
 )
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.security.intercom import seal_intercom
+from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike, as_ovos_dict
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
@@ -141,6 +142,10 @@ class SatelliteConfig:
     """Largest message accepted before the link is keyed (a hub's HELLO is under 2 KB)."""
     nonce_window: int = DEFAULT_NONCE_WINDOW
     """v1: nonces remembered per direction to refuse replays and reflections (0: off)."""
+    max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS
+    """JSON values one decoded message may hold: the bound on what a small frame can cost."""
+    accept_untrusted_intercom: bool = False
+    """Deliver INTERCOM to the local bus even when its signer is not trusted (not advised)."""
     dropped_frame_warnings: int = 10
     """Frames dropped with a warning per minute; beyond that they are counted, then summarized."""
     reconnect: ReconnectPolicy | None = field(default_factory=ReconnectPolicy)
@@ -320,6 +325,7 @@ class SatelliteCore:
             max_protocol_version=self.config.max_protocol_version,
             max_handshake_message=self.config.max_handshake_message,
             nonce_window=self.config.nonce_window,
+            max_decoded_items=self.config.max_decoded_items,
         )
         if self.config.ciphers:
             config.ciphers = self.config.ciphers
@@ -703,6 +709,7 @@ class SatelliteCore:
             hub_public_key=hello.public_key if hello else None,
             session_id=self.config.session_id,
             mapper=self.hive_map,
+            accept_untrusted_intercom=self.config.accept_untrusted_intercom,
         )
 
     def route(self, message: HiveMessage, wall: float) -> list[Output]:

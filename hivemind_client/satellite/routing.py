@@ -295,6 +295,11 @@ class SatelliteRouter:
         return self._site_id
 
     @property
+    def accepts_untrusted_intercom(self) -> bool:
+        """INTERCOM from untrusted or unknown signers reaches the bus (an explicit opt-in)."""
+        return self._accept_untrusted_intercom
+
+    @property
     def public_key_pem(self) -> str | None:
         """Our RSA public key."""
         return self._public_key

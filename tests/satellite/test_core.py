@@ -304,3 +304,24 @@ def test_dropped_frames_are_warned_about_at_a_bounded_rate(
     assert len(warned) == 3
     _Partner(core).receive_message('{"not": "sealed"}', 62.0)  # a new minute: the summary
     assert any("dropped 47 more frames" in r.getMessage() for r in caplog.records)
+
+
+def test_the_hardening_options_reach_the_session_and_the_router() -> None:
+    core, _, _ = _connected(
+        min_protocol_version=1,
+        max_handshake_message=32_000,
+        nonce_window=7,
+        max_decoded_items=1234,
+        accept_untrusted_intercom=True,
+    )
+    assert core.session is not None
+    config = core.session.config
+    assert (config.min_protocol_version, config.max_handshake_message) == (1, 32_000)
+    assert (config.nonce_window, config.max_decoded_items) == (7, 1234)
+    link = core.session.link
+    assert getattr(link, "max_decoded_items", None) == 1234
+    assert core.router is not None and core.router.accepts_untrusted_intercom
+    assert core.max_incoming(10**9) == 10**9  # keyed: the full websocket bound holds
+    fresh = _core(max_handshake_message=5_000)
+    fresh.connection_opened(0.0)
+    assert fresh.max_incoming(10**9) == 5_000
