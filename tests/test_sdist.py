@@ -121,3 +121,21 @@ def test_tests_run_in_the_unpacked_tree(unpacked: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_every_test_collects_in_the_unpacked_tree(unpacked: Path) -> None:
+    """The whole suite (e2e included) is importable from the sdist: no missing data or module."""
+    env = {**os.environ, "PYTHONPATH": str(unpacked), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=unpacked,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "error" not in result.stdout.splitlines()[-1].lower(), result.stdout[-500:]
+    collected = int(result.stdout.splitlines()[-1].split()[0])
+    assert collected > 2000
