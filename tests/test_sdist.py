@@ -109,25 +109,23 @@ def test_tests_run_in_the_unpacked_tree(unpacked: Path) -> None:
         check=True,
     ).stdout.strip()
     assert Path(where).is_relative_to(unpacked), where  # the unpacked copy, not this checkout
-    quick = ["tests/wire", "tests/test_compat.py", "-q", "-x", "-p", "no:cacheprovider"]
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", *quick],
-        cwd=unpacked,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    result = _pytest_in(unpacked, "tests/wire", "tests/test_compat.py", "-q", "-x")
     assert " passed" in result.stdout
 
 
 def test_every_test_collects_in_the_unpacked_tree(unpacked: Path) -> None:
     """The whole suite (e2e included) is importable from the sdist: no missing data or module."""
+    result = _pytest_in(unpacked, "--collect-only", "-q")
+    assert "error" not in result.stdout.splitlines()[-1].lower(), result.stdout[-500:]
+    collected = int(result.stdout.splitlines()[-1].split()[0])
+    assert collected > 2000
+
+
+def _pytest_in(unpacked: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest run inside the unpacked sdist, importing its own copy of the package."""
     env = {**os.environ, "PYTHONPATH": str(unpacked), "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"],
         cwd=unpacked,
         env=env,
         capture_output=True,
@@ -136,6 +134,4 @@ def test_every_test_collects_in_the_unpacked_tree(unpacked: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "error" not in result.stdout.splitlines()[-1].lower(), result.stdout[-500:]
-    collected = int(result.stdout.splitlines()[-1].split()[0])
-    assert collected > 2000
+    return result

@@ -38,8 +38,10 @@ from websockets.exceptions import ConnectionClosed
 from hivemind_client.errors import InvalidPayload
 from hivemind_client.security.aead import open_binary, open_json, seal_binary, seal_json
 from hivemind_client.security.legacy_handshake import PBKDF2_ITERATIONS, PasswordHandshake
+from hivemind_client.sync.client import HiveMessageBusClient
+from hivemind_client.sync.driver import ReconnectPolicy
 from hivemind_client.wire.codec import decode_binary, decode_json, encode_binary
-from hivemind_client.wire.message import HiveMessage
+from hivemind_client.wire.message import HiveMessage, Message
 
 __all__ = ["HOST", "PASSWORD", "HubConnection", "MisbehavingHub", "Script"]
 
@@ -346,3 +348,22 @@ class MisbehavingHub:
                     await asyncio.wait_for(ws.close(), 2)
             with self.lock:
                 self.close_codes.append(ws.close_code)
+
+
+FAST_RECONNECT = ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stable_after=0.0)
+"""Reconnect at once in tests: a hub here restarts in milliseconds."""
+
+
+def client_for(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
+    """A real client aimed at ``hub``, with short timeouts (override any option)."""
+    options.setdefault("reconnect", FAST_RECONNECT)
+    options.setdefault("handshake_timeout", 2.0)
+    options.setdefault("binarize", hub.binarize)
+    return HiveMessageBusClient(
+        key="misbehaving-key", password=hub.password, host=hub.host, port=hub.port, **options
+    )
+
+
+def speak(text: str) -> HiveMessage:
+    """What a hub's OVOS bus says back: a ``speak`` BUS message."""
+    return HiveMessage("bus", Message("speak", {"utterance": text}))

@@ -12,7 +12,6 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,38 +24,12 @@ from hivemind_client.errors import (
     PayloadTooLarge,
     UnsupportedVersion,
 )
-from hivemind_client.sync.client import HiveMessageBusClient
-from hivemind_client.sync.driver import ReconnectPolicy
 
 from .misbehaving_hub import HubConnection, MisbehavingHub
+from .misbehaving_hub import client_for as _client
+from .misbehaving_hub import speak as _speak
 
-FAST = ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stable_after=0.0)
-
-
-@pytest.fixture(autouse=True)
-def no_thread_leak() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not extra:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"threads left behind: {extra}")
-
-
-def _client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
-    options.setdefault("reconnect", FAST)
-    options.setdefault("handshake_timeout", 2.0)
-    options.setdefault("binarize", hub.binarize)
-    return HiveMessageBusClient(
-        key="misbehaving-key", password=hub.password, host=hub.host, port=hub.port, **options
-    )
-
-
-def _speak(text: str) -> HiveMessage:
-    return HiveMessage("bus", Message("speak", {"utterance": text}))
+pytestmark = pytest.mark.usefixtures("no_thread_leak")
 
 
 def test_a_frozen_hub_is_noticed_and_the_link_rebuilt() -> None:

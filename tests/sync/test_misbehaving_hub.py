@@ -18,7 +18,6 @@ import ssl
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,28 +46,16 @@ from hivemind_client.security.aead import seal_json
 from hivemind_client.security.intercom import seal_intercom
 from hivemind_client.security.legacy_handshake import RsaHandshake
 from hivemind_client.sync.client import HiveMessageBusClient
-from hivemind_client.sync.driver import ReconnectPolicy, WebsocketDriver, build_url
+from hivemind_client.sync.driver import WebsocketDriver, build_url
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE, encode_frame
 
 from ..core.scripted_hub import ScriptedHub
+from .misbehaving_hub import FAST_RECONNECT as FAST
 from .misbehaving_hub import HubConnection, MisbehavingHub
+from .misbehaving_hub import client_for as _client
+from .misbehaving_hub import speak as _speak
 
-FAST = ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stable_after=0.0)
-
-
-@pytest.fixture(autouse=True)
-def no_thread_leak() -> Iterator[None]:
-    """Every thread a test starts (client, transport, dispatcher, hub) is gone after it."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5
-    leaked: list[threading.Thread] = []
-    while time.monotonic() < deadline:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not leaked:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"threads left running: {[t.name for t in leaked]}")
+pytestmark = pytest.mark.usefixtures("no_thread_leak")
 
 
 @pytest.fixture
@@ -129,19 +116,6 @@ def _transport(
         store=MemoryNoiseStore("misbehaving-key"),
         **options,
     )
-
-
-def _client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
-    options.setdefault("reconnect", FAST)
-    options.setdefault("handshake_timeout", 2.0)
-    options.setdefault("binarize", hub.binarize)
-    return HiveMessageBusClient(
-        key="misbehaving-key", password=hub.password, host=hub.host, port=hub.port, **options
-    )
-
-
-def _speak(text: str) -> HiveMessage:
-    return HiveMessage("bus", Message("speak", {"utterance": text}))
 
 
 def _codes(caplog: pytest.LogCaptureFixture) -> list[str]:
