@@ -51,11 +51,6 @@ Where they come from, layer by layer (this module sits below all of them)::
 
 from __future__ import annotations
 
-import logging
-
-_log = logging.getLogger(__name__)
-
-
 __all__ = [
     "AuthenticationFailed",
     "ConnectionFailed",

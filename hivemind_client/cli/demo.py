@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import logging
 import secrets
 import statistics
 import subprocess
@@ -39,8 +38,6 @@ from hivemind_client.cli.support import (
     say,
 )
 from hivemind_client.identity import NodeIdentity
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_UTTERANCES", "demo", "offline_demo"]
 

@@ -8,7 +8,6 @@ of them opens a connection. Passwords and access keys are shown masked.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -25,8 +24,6 @@ from hivemind_client.cli.support import (
     split_host,
 )
 from hivemind_client.identity import NodeIdentity, public_key_fingerprint
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["forget_server", "reset_pgp", "set_identity", "trust"]
 

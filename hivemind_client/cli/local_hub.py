@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -48,8 +47,6 @@ from hivemind_client.cli.processes import (
     port_open,
 )
 from hivemind_client.cli.support import CliError
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "ADD_CLIENT",

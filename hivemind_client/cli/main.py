@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import logging
 import os
 import signal
 import sys
@@ -35,8 +34,6 @@ from hivemind_client.cli.support import (
     CliError,
     setup_logging,
 )
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["build_parser", "main"]
 

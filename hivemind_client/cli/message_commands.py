@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import threading
 import time
@@ -42,8 +41,6 @@ from hivemind_client.satellite.cascade import (
 from hivemind_client.satellite.hivemap import display_peer
 from hivemind_client.wire.message import HiveMessage, Message
 from hivemind_client.wire.message_types import HiveMessageType
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "cascade",

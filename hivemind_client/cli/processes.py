@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import logging
 import os
 import signal
 import socket
@@ -19,8 +18,6 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "CloseAtExit",

@@ -11,7 +11,6 @@ seconds for the answers still owed.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 import time
@@ -29,8 +28,6 @@ from hivemind_client.cli.support import (
 )
 from hivemind_client.sync.driver import ReconnectPolicy
 from hivemind_client.wire.message import Message
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["PROMPT", "terminal"]
 

@@ -232,8 +232,6 @@ Output: TypeAlias = (
     | BinaryReceived
     | WaiterMatched
 )
-HANDLER_OUTPUTS = (RunHandlers, DeliverToBus, BinaryReceived)
-"""The outputs that run application code: a driver runs them off its reading path, in order."""
 
 
 class Waiter:

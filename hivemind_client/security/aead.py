@@ -28,7 +28,6 @@ are cached, so a session's key object is built once.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
@@ -49,8 +48,6 @@ from hivemind_client.errors import (
     UnknownCipher,
 )
 from hivemind_client.security.encodings import _DECODERS, _ENCODERS, TextEncoding
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "AES_KEY_SIZES",

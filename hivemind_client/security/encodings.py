@@ -29,7 +29,6 @@ loops are several times slower than the C decoders the reference ships.
 from __future__ import annotations
 
 import binascii
-import logging
 import struct
 from collections.abc import Callable
 from functools import lru_cache
@@ -38,8 +37,6 @@ import pybase64
 
 from hivemind_client._compat import StrEnum
 from hivemind_client.errors import InvalidArgument, InvalidEncoding
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "ENCODINGS",

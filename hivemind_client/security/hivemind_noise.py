@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,8 +39,6 @@ from hivemind_client.security.noise import (
     HandshakePhase,
     HandshakeState,
 )
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "CHUNK_SIZE",

@@ -18,7 +18,6 @@ a signature we have no key for is reported as signed but not verified, and the c
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,8 +35,6 @@ from hivemind_client.errors import (
 )
 from hivemind_client.security.encodings import TextEncoding, decode_text, encode_text
 from hivemind_client.security.legacy_handshake import _import_key
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["IntercomOpened", "open_intercom", "seal_intercom"]
 

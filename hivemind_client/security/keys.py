@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["normalize_public_key", "public_key_fingerprint"]
 

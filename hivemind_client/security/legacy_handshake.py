@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -43,8 +42,6 @@ from hivemind_client.security.aead import (
     preferred_ciphers,
 )
 from hivemind_client.security.encodings import ENCODINGS, TextEncoding
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "IV_SIZE",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,8 +42,6 @@ from hivemind_client.errors import (
     PayloadTooLarge,
     UnknownCipher,
 )
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "DH_LENGTH",

@@ -8,7 +8,6 @@ Everything decoded is validated against ``schema/hive_message.schema.json``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from hivemind_client.errors import InvalidArgument
@@ -25,8 +24,6 @@ from hivemind_client.wire.message import (
 )
 from hivemind_client.wire.message_types import HiveMessageType
 from hivemind_client.wire.validation import validate_payload
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MAX_DECODED_ITEMS",

@@ -10,7 +10,6 @@ independent bit reader and the conformance vectors.
 
 from __future__ import annotations
 
-import logging
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,8 +25,6 @@ from hivemind_client.errors import (
     UnsupportedVersion,
 )
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MAX_INFLATED_SIZE",

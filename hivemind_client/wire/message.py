@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Protocol, TypeAlias, cast, runtime_checkable
@@ -25,8 +24,6 @@ from hivemind_client.errors import (
 )
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 from hivemind_client.wire.validation import MAX_NESTING_DEPTH, validate_message
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MAX_DECODED_ITEMS",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from enum import Enum, IntEnum
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["BinaryPayloadType", "HiveMessageType"]
 

@@ -9,14 +9,11 @@ the two equal.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from hivemind_client._generated import hive_message_validator as _generated
 from hivemind_client.errors import InvalidPayload, UnknownMessageType
 from hivemind_client.wire.message_types import HiveMessageType
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_NESTING_DEPTH",
