@@ -22,7 +22,6 @@ on insert, so no lookup scans the map. No clock is read: callers pass ``received
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import OrderedDict
@@ -33,6 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hivemind_client.errors import InvalidArgument
+from hivemind_client.security.keys import normalize_public_key, public_key_fingerprint
 from hivemind_client.wire.message import HiveMessage
 from hivemind_client.wire.message_types import HiveMessageType
 
@@ -152,7 +152,7 @@ def display_peer(peer: str) -> str:
     digits; other names (chosen by peers) are capped and get control characters escaped, so a
     newline in a name cannot forge a line."""
     if _PEM_MARKER in peer:
-        return "key:" + hashlib.sha256(_normalize_pem(peer).encode()).hexdigest()[:12]
+        return public_key_fingerprint(peer)
     return printable(peer)
 
 
@@ -231,7 +231,7 @@ class HiveMapper:
         node = self._nodes.get(self.resolve(name))
         if node is not None or _PEM_MARKER not in name:
             return node
-        peers = self._by_key.get(_normalize_pem(name))
+        peers = self._by_key.get(normalize_public_key(name))
         return self._nodes[next(iter(peers))] if peers else None
 
     def public_key_of(self, name: str) -> str | None:
@@ -313,7 +313,7 @@ class HiveMapper:
             self._unindex_key(old)
         self._nodes[peer] = node
         if public_key is not None:
-            self._by_key.setdefault(_normalize_pem(public_key), {})[peer] = None
+            self._by_key.setdefault(normalize_public_key(public_key), {})[peer] = None
         while len(self._nodes) > self._max_nodes:
             old_peer, old_node = self._nodes.popitem(last=False)
             self._unindex_key(old_node)
@@ -327,10 +327,10 @@ class HiveMapper:
         """Re-mark every node: a predicate on public keys, or an ``{alias: pem}`` mapping."""
         check: Callable[[str], bool]
         if isinstance(trust, Mapping):
-            keys = {_normalize_pem(value) for value in trust.values() if isinstance(value, str)}
+            keys = {normalize_public_key(value) for value in trust.values() if isinstance(value, str)}
 
             def check_mapping(pem: str) -> bool:
-                return _normalize_pem(pem) in keys
+                return normalize_public_key(pem) in keys
 
             check = check_mapping
         else:
@@ -512,7 +512,7 @@ class HiveMapper:
     def _unindex_key(self, node: NodeInfo) -> None:
         if node.public_key is None:
             return
-        key = _normalize_pem(node.public_key)
+        key = normalize_public_key(node.public_key)
         peers = self._by_key.get(key)
         if peers is not None:
             peers.pop(node.peer, None)
@@ -560,10 +560,6 @@ class HiveMapper:
 
     def __repr__(self) -> str:
         return f"HiveMapper(nodes={len(self._nodes)}, edges={self._edge_count})"
-
-
-def _normalize_pem(pem: str) -> str:
-    return "\n".join(line.strip() for line in pem.strip().splitlines() if line.strip())
 
 
 def _is_name(value: Any, limit: int) -> bool:

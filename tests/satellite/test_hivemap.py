@@ -21,8 +21,8 @@ from hivemind_client.satellite.hivemap import (
     FloodCache,
     HiveMapper,
     NodeInfo,
-    _normalize_pem,
     display_peer,
+    normalize_public_key,
 )
 from hivemind_client.satellite.routing import SatelliteRouter
 from hivemind_client.wire.message import HiveMessage
@@ -473,14 +473,14 @@ def test_route_learning_normalizes_per_hop_not_per_stored_key(
 ) -> None:
     mapper = _full_mapper()
     calls = 0
-    normalize = _normalize_pem
+    normalize = normalize_public_key
 
     def counting(pem: str) -> str:
         nonlocal calls
         calls += 1
         return normalize(pem)
 
-    monkeypatch.setattr("hivemind_client.satellite.hivemap._normalize_pem", counting)
+    monkeypatch.setattr("hivemind_client.satellite.hivemap.normalize_public_key", counting)
     route = _hostile_route()
     message = _answer("attacker", route, flood_id="attack")
     assert len(message.serialize()) < 4096
@@ -509,7 +509,7 @@ def _check_indexes(mapper: HiveMapper) -> None:
     by_key: dict[str, set[str]] = {}
     for peer, node in mapper.nodes.items():
         if node.public_key is not None:
-            by_key.setdefault(_normalize_pem(node.public_key), set()).add(peer)
+            by_key.setdefault(normalize_public_key(node.public_key), set()).add(peer)
     assert {k: set(v) for k, v in mapper._by_key.items()} == by_key
     labels_of: dict[str, set[str]] = {}
     for label, owner in mapper._labels.items():
@@ -558,7 +558,7 @@ def test_indexes_stay_exact(
             owners = {
                 peer
                 for peer, node in mapper.nodes.items()
-                if node.public_key and _normalize_pem(node.public_key) == _normalize_pem(key)
+                if node.public_key and normalize_public_key(node.public_key) == normalize_public_key(key)
             }
             found = mapper.node_for(key)
             assert (found.peer if found else None) in (owners or {None})
