@@ -95,7 +95,45 @@ class NonceWindow:
         self._seen.add(nonce)
 
 
-class LegacyLink:
+class _Framing:
+    """What both links decide alike: which messages travel as binary frames, and the bounds
+    every received message is decoded under."""
+
+    def __init__(
+        self,
+        *,
+        binarize: bool,
+        compress: bool | None,
+        max_inflated_size: int,
+        max_decoded_items: int,
+    ) -> None:
+        self.binarize = binarize
+        self.compress = compress
+        self.max_inflated_size = max_inflated_size
+        self.max_decoded_items = max_decoded_items
+
+    def _binary_frame(self, message: HiveMessage) -> bytes | None:
+        """The binary frame for BINARY (and for everything but HELLO/HANDSHAKE/INTERCOM when
+        binarized); None: the message travels as JSON text."""
+        msg_type = message.msg_type
+        if msg_type is HiveMessageType.BINARY or (
+            self.binarize and msg_type not in TEXT_ONLY_TYPES
+        ):
+            return encode_binary(message, compress=self.compress)
+        return None
+
+    def _decode_frame(self, frame: bytes) -> HiveMessage:
+        return decode_binary(
+            frame,
+            max_inflated_size=self.max_inflated_size,
+            max_decoded_items=self.max_decoded_items,
+        )
+
+    def _decode_text(self, text: str | bytes) -> HiveMessage:
+        return decode_json(text, max_decoded_items=self.max_decoded_items)
+
+
+class LegacyLink(_Framing):
     """Protocol v1 traffic: JSON text or binary frames, each sealed with a fresh random nonce.
 
     Every frame stands alone, so a bad one is dropped and the link goes on (``failed`` stays
@@ -125,23 +163,22 @@ class LegacyLink:
         max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS,
         nonce_window: int = DEFAULT_NONCE_WINDOW,
     ) -> None:
+        super().__init__(
+            binarize=binarize,
+            compress=compress,
+            max_inflated_size=max_inflated_size,
+            max_decoded_items=max_decoded_items,
+        )
         self.key = key
         self.cipher = cipher
         self.encoding = encoding
-        self.binarize = binarize
-        self.compress = compress
-        self.max_inflated_size = max_inflated_size
-        self.max_decoded_items = max_decoded_items
         self.received_nonces = NonceWindow(nonce_window)
         self.sent_nonces = NonceWindow(nonce_window)
 
     def outgoing(self, message: HiveMessage) -> list[str | bytes]:
         """Binary frames for BINARY (and everything but HELLO/HANDSHAKE/INTERCOM when binarized)."""
-        msg_type = message.msg_type
-        if msg_type is HiveMessageType.BINARY or (
-            self.binarize and msg_type not in TEXT_ONLY_TYPES
-        ):
-            frame = encode_binary(message, compress=self.compress)
+        frame = self._binary_frame(message)
+        if frame is not None:
             if not self.key:
                 return [frame]
             blob = seal_binary(frame, self.key, cipher=self.cipher)
@@ -160,19 +197,11 @@ class LegacyLink:
         """Open and decode one websocket message."""
         if isinstance(data, bytes):
             if not self.key:
-                return decode_binary(
-                    data,
-                    max_inflated_size=self.max_inflated_size,
-                    max_decoded_items=self.max_decoded_items,
-                )
+                return self._decode_frame(data)
             frame = open_binary(data, self.key, cipher=self.cipher)
             # open_binary reads the nonce from the same leading bytes
             self._check_nonce(data[: nonce_size(self.cipher)])
-            return decode_binary(
-                frame,
-                max_inflated_size=self.max_inflated_size,
-                max_decoded_items=self.max_decoded_items,
-            )
+            return self._decode_frame(frame)
         if self.key and data.startswith('{"ciphertext": "'):
             # what seal_json writes: open_json reads it without a JSON pass over the ciphertext
             return self._open_json(data, self.key)
@@ -180,7 +209,7 @@ class LegacyLink:
         if "ciphertext" not in envelope:
             if self.key:
                 raise InvalidPayload("cleartext message after the link was keyed")
-            return decode_json(data, max_decoded_items=self.max_decoded_items)
+            return self._decode_text(data)
         if not self.key:
             raise InvalidPayload("encrypted message on an unkeyed link")
         return self._open_json(envelope, self.key)
@@ -190,7 +219,7 @@ class LegacyLink:
             envelope, key, cipher=self.cipher, encoding=self.encoding
         )
         self._check_nonce(nonce)
-        return decode_json(text, max_decoded_items=self.max_decoded_items)
+        return self._decode_text(text)
 
     def _check_nonce(self, nonce: bytes) -> None:
         """Refuse an authenticated frame whose nonce we saw or sent (see the class docstring).
@@ -207,7 +236,7 @@ class LegacyLink:
         self.received_nonces.add(nonce)
 
 
-class NoiseLink:
+class NoiseLink(_Framing):
     """Protocol v3 traffic: every message one or more Noise transport messages, binary frames.
 
     The first plaintext byte says what follows (JSON, binary frame, or a chunk of a message
@@ -227,11 +256,13 @@ class NoiseLink:
         max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
         max_decoded_items: int = DEFAULT_MAX_DECODED_ITEMS,
     ) -> None:
+        super().__init__(
+            binarize=binarize,
+            compress=compress,
+            max_inflated_size=max_inflated_size,
+            max_decoded_items=max_decoded_items,
+        )
         self.transport = transport
-        self.binarize = binarize
-        self.compress = compress
-        self.max_inflated_size = max_inflated_size
-        self.max_decoded_items = max_decoded_items
         self._failed = False
 
     @property
@@ -241,11 +272,8 @@ class NoiseLink:
 
     def outgoing(self, message: HiveMessage) -> list[str | bytes]:
         """Binary frames for BINARY (and everything but HELLO/HANDSHAKE/INTERCOM when binarized)."""
-        msg_type = message.msg_type
-        if msg_type is HiveMessageType.BINARY or (
-            self.binarize and msg_type not in TEXT_ONLY_TYPES
-        ):
-            frame = encode_binary(message, compress=self.compress)
+        frame = self._binary_frame(message)
+        if frame is not None:
             return list(self.transport.encrypt_binary(frame))
         return list(self.transport.encrypt_json(message.serialize()))
 
@@ -267,9 +295,5 @@ class NoiseLink:
         if plaintext is None:
             return None
         if isinstance(plaintext, bytes):
-            return decode_binary(
-                plaintext,
-                max_inflated_size=self.max_inflated_size,
-                max_decoded_items=self.max_decoded_items,
-            )
-        return decode_json(plaintext, max_decoded_items=self.max_decoded_items)
+            return self._decode_frame(plaintext)
+        return self._decode_text(plaintext)
