@@ -298,7 +298,6 @@ class WebsocketDriver:
         while True:
             with self.lock:
                 outputs = self.core.outputs()
-                self._write_pending()
             if not outputs:
                 return outcome
             for_client: list[Output] = []
@@ -333,6 +332,7 @@ class WebsocketDriver:
                 self.core.receive_psk(
                     result.psk, cached=result.cached, now=self._clock(), wall=self._wall()
                 )
+                self._write_pending()  # Noise message 1
 
     def _write_pending(self) -> None:
         """Write what the core produced (under the lock), then what waited for the link."""
