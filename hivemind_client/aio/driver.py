@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import ssl
 import time
 from collections import deque
@@ -51,10 +52,12 @@ from hivemind_client.wire.message import HiveMessage
 __all__ = ["AsyncWebsocketDriver", "ssl_context"]
 
 LOG = logging.getLogger(__name__)
+_WEBSOCKET_LOG = logging.getLogger(f"{__name__}.websocket")
+"""websockets' own log (frames, the upgrade request), with the access key taken out."""
 _MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
 _REDIRECTS = range(300, 400)
 _MAX_LOCATION_SHOWN = 200
-_OUTBOX_HIGH_WATER = 1024  # frames; past it, emit() waits for the writer
+_OUTBOX_HIGH_WATER = 1024 * 1024  # bytes; past it, send() waits for the writer (backpressure)
 
 
 def ssl_context(
@@ -67,6 +70,24 @@ def ssl_context(
         context.verify_mode = ssl.CERT_NONE
         return context
     return ssl.create_default_context(cafile=ca_file)
+
+
+_AUTHORIZATION = re.compile(r"(authorization=)[^&\s]*", re.IGNORECASE)
+
+
+def _redact(record: logging.LogRecord) -> bool:
+    """The upgrade request's query carries the access key: never let it reach a log."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(
+            _AUTHORIZATION.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg
+            for arg in record.args
+        )
+    if isinstance(record.msg, str):
+        record.msg = _AUTHORIZATION.sub(r"\1<redacted>", record.msg)
+    return True
+
+
+_WEBSOCKET_LOG.addFilter(_redact)
 
 
 class _Connect(connect):
@@ -144,8 +165,6 @@ class AsyncWebsocketDriver:
             else None
         )
         self._pin = certificate_sha256.lower().replace(":", "") if certificate_sha256 else None
-        if self._pin is not None and self._tls is None:
-            raise InvalidArgument("a certificate pin needs a wss:// connection")
         self._connect_timeout = connect_timeout
         self._max_message_size = max_message_size
         self._send_timeout = send_timeout
@@ -161,6 +180,7 @@ class AsyncWebsocketDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._outbox: deque[tuple[str | bytes, HiveMessage | None]] = deque()
+        self._outbox_bytes = 0
         self._writable = asyncio.Event()
         self._drained = asyncio.Event()
         self._effects = asyncio.Lock()
@@ -190,7 +210,7 @@ class AsyncWebsocketDriver:
             self.core.send_failed(message)
             return
         self._queue_frames(frames, message)
-        while len(self._outbox) > _OUTBOX_HIGH_WATER and self._ws is not None:
+        while self._outbox_bytes > _OUTBOX_HIGH_WATER and self._ws is not None:
             self._drained.clear()
             await self._drained.wait()
 
@@ -245,6 +265,7 @@ class AsyncWebsocketDriver:
             return None
         self._ws = ws
         self._outbox.clear()
+        self._outbox_bytes = 0
         self.core.connection_opened(self._loop.time(), pinned_hub_key=pinned)
         writer = self._loop.create_task(self._write_loop(ws), name="hivemind-writer")
         try:
@@ -277,6 +298,10 @@ class AsyncWebsocketDriver:
     async def _open(self) -> ClientConnection | None:
         """A connected websocket, or None (the core was told why)."""
         failures: list[HiveMindError] = []
+        if self._pin is not None and self._tls is None:
+            error = ConnectionFailedError("a certificate pin needs a wss:// connection")
+            self.core.connection_failed(error, final=True)
+            return None
         options: dict[str, Any] = {}
         if self._tls is not None:
             options["ssl"] = self._tls
@@ -291,7 +316,9 @@ class AsyncWebsocketDriver:
                 ping_interval=None,  # the core decides when to ping
                 ping_timeout=None,
                 close_timeout=2,
-                max_size=self.core.max_incoming(self._max_message_size),
+                logger=_WEBSOCKET_LOG,
+                # the handshake bound from the first byte: frames are parsed as they arrive
+                max_size=min(self._max_message_size, self.core.config.max_handshake_message),
                 **options,
             )
             return ws
@@ -373,6 +400,7 @@ class AsyncWebsocketDriver:
     def _queue_frames(self, frames: list[str | bytes], message: HiveMessage | None) -> None:
         if frames:
             self._outbox.extend((frame, message) for frame in frames)
+            self._outbox_bytes += sum(len(frame) for frame in frames)
             self._writable.set()
 
     async def _write_loop(self, ws: ClientConnection) -> None:
@@ -385,6 +413,9 @@ class AsyncWebsocketDriver:
                     frame, _ = self._outbox[0]
                     await asyncio.wait_for(ws.send(frame), self._send_timeout)
                     self._outbox.popleft()
+                    self._outbox_bytes -= len(frame)
+                    if self._outbox_bytes <= _OUTBOX_HIGH_WATER:
+                        self._drained.set()
                 self._drained.set()
         except asyncio.TimeoutError:
             LOG.warning("the hub read nothing for %g s: dropping the link", self._send_timeout)
@@ -399,6 +430,7 @@ class AsyncWebsocketDriver:
             if message is not None and (not messages or messages[-1] is not message):
                 messages.append(message)
         self._outbox.clear()
+        self._outbox_bytes = 0
         for message in reversed(messages):
             self.core.requeue(message)
 
