@@ -38,7 +38,7 @@ from hivemind_client.core.reconnect import Retry
 from hivemind_client.core.requests import DerivePsk
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import HiveMindError, InvalidArgument, PayloadTooLarge
-from hivemind_client.identity.stores import NoiseKeyStore, PskResult, perform
+from hivemind_client.identity.stores import LinkKeyResult, NoiseKeyStore, PskResult, perform
 from hivemind_client.satellite.core import (
     CloseConnection,
     ConnectionEnded,
@@ -474,6 +474,9 @@ class AsyncWebsocketDriver:
             self.core.receive_psk(
                 result.psk, cached=result.cached, now=self._loop.time(), wall=self._wall()
             )
+            self._after_core()
+        elif isinstance(result, LinkKeyResult):
+            self.core.receive_link_key(result.key, now=self._loop.time(), wall=self._wall())
             self._after_core()
 
     async def _in_executor(self, function: Callable[..., Any], *args: Any) -> Any:

@@ -148,6 +148,8 @@ class SatelliteConfig:
     """Deliver INTERCOM to the local bus even when its signer is not trusted (not advised)."""
     dropped_frame_warnings: int = 10
     """Frames dropped with a warning per minute; beyond that they are counted, then summarized."""
+    defer_link_key: bool = False
+    """Ask for the v1 session key as a request (PBKDF2 off the driver's loop or lock)."""
     reconnect: ReconnectPolicy | None = field(default_factory=ReconnectPolicy)
 
 
@@ -324,6 +326,7 @@ class SatelliteCore:
             max_handshake_message=self.config.max_handshake_message,
             nonce_window=self.config.nonce_window,
             max_decoded_items=self.config.max_decoded_items,
+            defer_link_key=self.config.defer_link_key,
         )
         if self.config.ciphers:
             config.ciphers = self.config.ciphers
@@ -370,6 +373,12 @@ class SatelliteCore:
         """The result of a :class:`~hivemind_client.core.requests.DerivePsk` request."""
         if self.session is not None:
             self.session.receive_psk(psk, cached=cached, now=now)
+            self._pump(now, wall)
+
+    def receive_link_key(self, key: bytes, *, now: float, wall: float) -> None:
+        """The result of a :class:`~hivemind_client.core.requests.DeriveLinkKey` request."""
+        if self.session is not None:
+            self.session.receive_link_key(key, now=now)
             self._pump(now, wall)
 
     def connection_lost(

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from hivemind_client.errors import HandshakeFailed
 from hivemind_client.identity import NodeIdentity
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import ReconnectPolicy
+from tests.drivers import make_client
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 
@@ -48,14 +50,15 @@ def binarize_hub() -> Iterator[RunningHub]:
 def _client(
     hub: RunningHub,
     *,
+    driver: str = "threaded",
     key: str | None = None,
     password: str | None = DEFAULT_PASSWORD,
     **options: object,
-) -> HiveMessageBusClient:
+) -> Any:
     if key is None:
         key = _key()
         hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    return HiveMessageBusClient(key=key, password=password, host=hub.host, port=hub.port, **options)  # type: ignore[arg-type]
+    return make_client(driver, key=key, password=password, host=hub.host, port=hub.port, **options)
 
 
 def _round_trip(client: HiveMessageBusClient, text: str, timeout: float = 10) -> Message:
@@ -75,8 +78,8 @@ def _connections(hub: RunningHub, key: str) -> int:
     return len(re.findall(rf"new client: \S*::sat-{key}::", log))
 
 
-def test_bus_both_ways_over_protocol_v3(hub: RunningHub) -> None:
-    with _client(hub) as client:
+def test_bus_both_ways_over_protocol_v3(hub: RunningHub, driver: str) -> None:
+    with _client(hub, driver=driver) as client:
         info = client.connect(site_id="kitchen")
         assert (info.protocol_version, info.handshake, info.cipher) == (
             3,
@@ -97,10 +100,14 @@ def test_bus_both_ways_over_protocol_v3(hub: RunningHub) -> None:
     ("hub_binarize", "client_binarize"), [(True, True), (True, False), (False, True)]
 )
 def test_binarize_on_and_off(
-    hub: RunningHub, binarize_hub: RunningHub, hub_binarize: bool, client_binarize: bool
+    hub: RunningHub,
+    binarize_hub: RunningHub,
+    hub_binarize: bool,
+    client_binarize: bool,
+    driver: str,
 ) -> None:
     running = binarize_hub if hub_binarize else hub
-    with _client(running, binarize=client_binarize) as client:
+    with _client(running, driver=driver, binarize=client_binarize) as client:
         info = client.connect()
         assert info.protocol_version == 3
         assert info.binarize is (hub_binarize and client_binarize)
@@ -111,12 +118,12 @@ def test_binarize_on_and_off(
 
 @pytest.mark.parametrize("binarize", [False, True])
 def test_a_payload_larger_than_one_noise_message(
-    hub: RunningHub, binarize_hub: RunningHub, binarize: bool
+    hub: RunningHub, binarize_hub: RunningHub, binarize: bool, driver: str
 ) -> None:
     running = binarize_hub if binarize else hub
     # incompressible text: a binary frame would otherwise shrink below one Noise message
     utterance = uuid.uuid4().hex * (200_000 // 32)
-    with _client(running, binarize=binarize, compress=False) as client:
+    with _client(running, driver=driver, binarize=binarize, compress=False) as client:
         client.connect()
         since = time.time()
         answer = _round_trip(client, utterance, timeout=20)  # chunked both ways
@@ -130,10 +137,12 @@ def test_a_payload_larger_than_one_noise_message(
         _round_trip(client, "small again")
 
 
-def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
+def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub, driver: str) -> None:
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    client = _client(hub, key=key, password="Wrong-Password-77-Zebra", reconnect=FAST_RECONNECT)
+    client = _client(
+        hub, driver=driver, key=key, password="Wrong-Password-77-Zebra", reconnect=FAST_RECONNECT
+    )
     started = time.monotonic()
     with client, pytest.raises(HandshakeFailed, match="wrong password"):
         client.connect()
@@ -144,13 +153,16 @@ def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> No
     assert _connections(hub, key) == 1
 
 
-def test_no_password_is_a_clear_error(hub: RunningHub) -> None:
-    with _client(hub, password=None) as client, pytest.raises(HandshakeFailed, match="protocol v3"):
+def test_no_password_is_a_clear_error(hub: RunningHub, driver: str) -> None:
+    with (
+        _client(hub, driver=driver, password=None) as client,
+        pytest.raises(HandshakeFailed, match="protocol v3"),
+    ):
         client.connect(timeout=5)
 
 
-def test_hub_restart_reconnects_with_kkpsk0_and_delivers_queued_messages() -> None:
-    with RunningHub("5.3") as hub, _client(hub, reconnect=FAST_RECONNECT) as client:
+def test_hub_restart_reconnects_with_kkpsk0_and_delivers_queued_messages(driver: str) -> None:
+    with RunningHub("5.3") as hub, _client(hub, driver=driver, reconnect=FAST_RECONNECT) as client:
         info = client.connect()
         assert info.handshake == "noise-XXpsk2"
         _round_trip(client, "before restart")
@@ -288,15 +300,17 @@ def test_a_new_static_key_behind_an_old_pin_is_refused_after_one_retry(
     assert _connections(hub, key) - before == 2
 
 
-def test_the_hub_refuses_another_static_key_for_the_same_access_key(hub: RunningHub) -> None:
+def test_the_hub_refuses_another_static_key_for_the_same_access_key(
+    hub: RunningHub, driver: str
+) -> None:
     """Two clients without an identity: each makes its own static key; the hub pinned the
     first one's, so the second is refused, and says what to do."""
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    with _client(hub, key=key) as first:
+    with _client(hub, driver=driver, key=key) as first:
         first.connect()
     with (
-        _client(hub, key=key, reconnect=FAST_RECONNECT) as second,
+        _client(hub, driver=driver, key=key, reconnect=FAST_RECONNECT) as second,
         pytest.raises(HandshakeFailed, match="refused our Noise static key"),
     ):
         second.connect()
@@ -304,13 +318,13 @@ def test_the_hub_refuses_another_static_key_for_the_same_access_key(hub: Running
     assert _connections(hub, key) == 2
 
 
-def test_the_same_client_class_speaks_v1_to_4_0_and_v3_to_5_3(hub: RunningHub) -> None:
-    with RunningHub("4.0", start=False) as legacy, _client(legacy) as client:
+def test_the_same_client_class_speaks_v1_to_4_0_and_v3_to_5_3(hub: RunningHub, driver: str) -> None:
+    with RunningHub("4.0", start=False) as legacy, _client(legacy, driver=driver) as client:
         legacy.start()
         info = client.connect()
         assert (info.protocol_version, info.handshake) == (1, "password")
         _round_trip(client, "legacy hub")
-    with _client(hub) as client:
+    with _client(hub, driver=driver) as client:
         info = client.connect()
         assert (info.protocol_version, info.handshake) == (3, "noise-XXpsk2")
         _round_trip(client, "noise hub")
