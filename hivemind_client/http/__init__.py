@@ -1,0 +1,1 @@
+"""The HTTP polling driver: ``HiveMindHTTPClient`` for hubs running ``hivemind-http-protocol``."""
