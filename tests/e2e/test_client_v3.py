@@ -11,13 +11,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from hivemind_client import HiveMessage, Message
+from hivemind_client.api.threaded import ThreadedClient
 from hivemind_client.errors import HandshakeFailed
+from hivemind_client.http.client import HiveMindHTTPClient
 from hivemind_client.identity import NodeIdentity
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import ReconnectPolicy
@@ -45,20 +47,40 @@ def binarize_hub() -> Iterator[RunningHub]:
         yield running
 
 
+#: The driver-independent tests run over both transports: the websocket hubs above, and the
+#: same hub version serving the HTTP polling plugin (tests/e2e/conftest.py).
+DRIVERS = ["websocket", "http"]
+
+
+@pytest.fixture(params=DRIVERS)
+def pick_hub(request: pytest.FixtureRequest) -> Callable[..., RunningHub]:
+    """``pick_hub(binarize=False)``: the module's hub of this transport (started on first use)."""
+    names = (
+        ("hub", "binarize_hub")
+        if request.param == "websocket"
+        else ("http_hub", "http_binarize_hub")
+    )
+    return lambda binarize=False: request.getfixturevalue(names[bool(binarize)])  # type: ignore[no-any-return]
+
+
 def _client(
     hub: RunningHub,
     *,
     key: str | None = None,
     password: str | None = DEFAULT_PASSWORD,
     **options: object,
-) -> HiveMessageBusClient:
+) -> ThreadedClient:
+    """The client class for the hub's transport: HiveMindHTTPClient for an HTTP hub."""
     if key is None:
         key = _key()
         hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    return HiveMessageBusClient(key=key, password=password, host=hub.host, port=hub.port, **options)  # type: ignore[arg-type]
+    cls = HiveMindHTTPClient if hub.http else HiveMessageBusClient
+    if hub.http:
+        options.setdefault("poll_interval", 0.1)
+    return cls(key=key, password=password, host=hub.host, port=hub.port, **options)  # type: ignore[arg-type]
 
 
-def _round_trip(client: HiveMessageBusClient, text: str, timeout: float = 10) -> Message:
+def _round_trip(client: ThreadedClient, text: str, timeout: float = 10) -> Message:
     answer = client.wait_for_response(
         Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"}),
         "speak",
@@ -75,7 +97,8 @@ def _connections(hub: RunningHub, key: str) -> int:
     return len(re.findall(rf"new client: \S*::sat-{key}::", log))
 
 
-def test_bus_both_ways_over_protocol_v3(hub: RunningHub) -> None:
+def test_bus_both_ways_over_protocol_v3(pick_hub: Callable[..., RunningHub]) -> None:
+    hub = pick_hub()
     with _client(hub) as client:
         info = client.connect(site_id="kitchen")
         assert (info.protocol_version, info.handshake, info.cipher) == (
@@ -97,9 +120,9 @@ def test_bus_both_ways_over_protocol_v3(hub: RunningHub) -> None:
     ("hub_binarize", "client_binarize"), [(True, True), (True, False), (False, True)]
 )
 def test_binarize_on_and_off(
-    hub: RunningHub, binarize_hub: RunningHub, hub_binarize: bool, client_binarize: bool
+    pick_hub: Callable[..., RunningHub], hub_binarize: bool, client_binarize: bool
 ) -> None:
-    running = binarize_hub if hub_binarize else hub
+    running = pick_hub(hub_binarize)
     with _client(running, binarize=client_binarize) as client:
         info = client.connect()
         assert info.protocol_version == 3
@@ -111,9 +134,9 @@ def test_binarize_on_and_off(
 
 @pytest.mark.parametrize("binarize", [False, True])
 def test_a_payload_larger_than_one_noise_message(
-    hub: RunningHub, binarize_hub: RunningHub, binarize: bool
+    pick_hub: Callable[..., RunningHub], binarize: bool
 ) -> None:
-    running = binarize_hub if binarize else hub
+    running = pick_hub(binarize)
     # incompressible text: a binary frame would otherwise shrink below one Noise message
     utterance = uuid.uuid4().hex * (200_000 // 32)
     with _client(running, binarize=binarize, compress=False) as client:
@@ -130,7 +153,10 @@ def test_a_payload_larger_than_one_noise_message(
         _round_trip(client, "small again")
 
 
-def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
+def test_wrong_password_is_a_clear_error_within_5_seconds(
+    pick_hub: Callable[..., RunningHub],
+) -> None:
+    hub = pick_hub()
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
     client = _client(hub, key=key, password="Wrong-Password-77-Zebra", reconnect=FAST_RECONNECT)
@@ -144,7 +170,8 @@ def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> No
     assert _connections(hub, key) == 1
 
 
-def test_no_password_is_a_clear_error(hub: RunningHub) -> None:
+def test_no_password_is_a_clear_error(pick_hub: Callable[..., RunningHub]) -> None:
+    hub = pick_hub()
     with _client(hub, password=None) as client, pytest.raises(HandshakeFailed, match="protocol v3"):
         client.connect(timeout=5)
 
