@@ -363,13 +363,14 @@ class HTTPDriver:
         except httpx.HTTPError as exc:
             raise _SessionOver(f"/{endpoint}: {type(exc).__name__}: {exc}") from None
         answer = _json_object(body, endpoint)
-        error = answer.get("error")
+        said = answer.get("error")
+        error = None if said is None else repr(str(said)[:100])  # the hub's words, quoted and cut
         if response.status_code == 403:
             raise _Refused(
                 f"/{endpoint}: HTTP 403",
                 ConnectionFailedError(f"the hub refused the access key (HTTP 403: {error})"),
             )
-        if error == _NOT_CONNECTED:
+        if said == _NOT_CONNECTED:
             raise _SessionOver(f"the hub ended the session (/{endpoint}: {error})")
         if not response.is_success or error is not None:
             raise _SessionOver(
