@@ -128,6 +128,9 @@ class SatelliteConfig:
     hub_pin_id: str = "hub"
     max_queue: int = 1000
     max_waiters: int = 1000
+    keepalive: bool = True
+    """The transport has ping/pong (websockets). False (HTTP polling): the core never asks
+    for a ping and never times one out; every poll already tells the driver the hub is alive."""
     ping_interval: float = 20.0
     """Seconds of silence from the hub before we ping it."""
     pong_timeout: float | None = 10.0
@@ -409,7 +412,7 @@ class SatelliteCore:
         if session is None or session.closed:
             return None
         deadlines = [session.next_timer(), self.connection_deadline()]
-        if session.ready:
+        if session.ready and self.config.keepalive:
             deadlines.append(self._last_traffic + self.config.ping_interval)
         due = [deadline for deadline in deadlines if deadline is not None]
         return min(due) if due else None
@@ -449,7 +452,11 @@ class SatelliteCore:
         if session.ready and silent is not None and now >= silent:
             self._hub_went_silent(now)
             return
-        if session.ready and now - self._last_traffic >= self.config.ping_interval:
+        if (
+            session.ready
+            and self.config.keepalive
+            and now - self._last_traffic >= self.config.ping_interval
+        ):
             self._outputs.append(SendPing())
             self._last_traffic = now
             if self._ping_sent_at is None:

@@ -11,14 +11,17 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hivemind_client import HiveMessage, Message
+from hivemind_client.api.threaded import ThreadedClient
 from hivemind_client.errors import HandshakeFailed
+from hivemind_client.http.client import HiveMindHTTPClient
 from hivemind_client.identity import NodeIdentity
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import ReconnectPolicy
@@ -47,6 +50,28 @@ def binarize_hub() -> Iterator[RunningHub]:
         yield running
 
 
+@dataclass(frozen=True)
+class Via:
+    """A driver and its hubs: ``via.hub(binarize=False)`` starts the hub on first use."""
+
+    driver: str
+    hub: Callable[..., RunningHub]
+
+
+#: The driver-independent tests run with every driver: the threaded and asyncio websocket
+#: clients against the websocket hubs above, the HTTP client against the same hub version
+#: serving the HTTP polling plugin (tests/e2e/conftest.py).
+@pytest.fixture(params=["threaded", "asyncio", "http"])
+def via(request: pytest.FixtureRequest) -> Via:
+    names = (
+        ("http_hub", "http_binarize_hub") if request.param == "http" else ("hub", "binarize_hub")
+    )
+    return Via(
+        request.param,
+        lambda binarize=False: request.getfixturevalue(names[bool(binarize)]),
+    )
+
+
 def _client(
     hub: RunningHub,
     *,
@@ -55,13 +80,19 @@ def _client(
     password: str | None = DEFAULT_PASSWORD,
     **options: object,
 ) -> Any:
+    """The client class for the hub's transport: HiveMindHTTPClient for an HTTP hub."""
     if key is None:
         key = _key()
         hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
+    if hub.http:
+        options.setdefault("poll_interval", 0.1)
+        return HiveMindHTTPClient(
+            key=key, password=password, host=hub.host, port=hub.port, **options
+        )  # type: ignore[arg-type]
     return make_client(driver, key=key, password=password, host=hub.host, port=hub.port, **options)
 
 
-def _round_trip(client: HiveMessageBusClient, text: str, timeout: float = 10) -> Message:
+def _round_trip(client: ThreadedClient, text: str, timeout: float = 10) -> Message:
     answer = client.wait_for_response(
         Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"}),
         "speak",
@@ -78,8 +109,9 @@ def _connections(hub: RunningHub, key: str) -> int:
     return len(re.findall(rf"new client: \S*::sat-{key}::", log))
 
 
-def test_bus_both_ways_over_protocol_v3(hub: RunningHub, driver: str) -> None:
-    with _client(hub, driver=driver) as client:
+def test_bus_both_ways_over_protocol_v3(via: Via) -> None:
+    hub = via.hub()
+    with _client(hub, driver=via.driver) as client:
         info = client.connect(site_id="kitchen")
         assert (info.protocol_version, info.handshake, info.cipher) == (
             3,
@@ -99,15 +131,9 @@ def test_bus_both_ways_over_protocol_v3(hub: RunningHub, driver: str) -> None:
 @pytest.mark.parametrize(
     ("hub_binarize", "client_binarize"), [(True, True), (True, False), (False, True)]
 )
-def test_binarize_on_and_off(
-    hub: RunningHub,
-    binarize_hub: RunningHub,
-    hub_binarize: bool,
-    client_binarize: bool,
-    driver: str,
-) -> None:
-    running = binarize_hub if hub_binarize else hub
-    with _client(running, driver=driver, binarize=client_binarize) as client:
+def test_binarize_on_and_off(via: Via, hub_binarize: bool, client_binarize: bool) -> None:
+    running = via.hub(hub_binarize)
+    with _client(running, driver=via.driver, binarize=client_binarize) as client:
         info = client.connect()
         assert info.protocol_version == 3
         assert info.binarize is (hub_binarize and client_binarize)
@@ -117,13 +143,11 @@ def test_binarize_on_and_off(
 
 
 @pytest.mark.parametrize("binarize", [False, True])
-def test_a_payload_larger_than_one_noise_message(
-    hub: RunningHub, binarize_hub: RunningHub, binarize: bool, driver: str
-) -> None:
-    running = binarize_hub if binarize else hub
+def test_a_payload_larger_than_one_noise_message(via: Via, binarize: bool) -> None:
+    running = via.hub(binarize)
     # incompressible text: a binary frame would otherwise shrink below one Noise message
     utterance = uuid.uuid4().hex * (200_000 // 32)
-    with _client(running, driver=driver, binarize=binarize, compress=False) as client:
+    with _client(running, driver=via.driver, binarize=binarize, compress=False) as client:
         client.connect()
         since = time.time()
         answer = _round_trip(client, utterance, timeout=20)  # chunked both ways
@@ -137,11 +161,16 @@ def test_a_payload_larger_than_one_noise_message(
         _round_trip(client, "small again")
 
 
-def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub, driver: str) -> None:
+def test_wrong_password_is_a_clear_error_within_5_seconds(via: Via) -> None:
+    hub = via.hub()
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
     client = _client(
-        hub, driver=driver, key=key, password="Wrong-Password-77-Zebra", reconnect=FAST_RECONNECT
+        hub,
+        driver=via.driver,
+        key=key,
+        password="Wrong-Password-77-Zebra",
+        reconnect=FAST_RECONNECT,
     )
     started = time.monotonic()
     with client, pytest.raises(HandshakeFailed, match="wrong password"):
@@ -153,9 +182,10 @@ def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub, drive
     assert _connections(hub, key) == 1
 
 
-def test_no_password_is_a_clear_error(hub: RunningHub, driver: str) -> None:
+def test_no_password_is_a_clear_error(via: Via) -> None:
+    hub = via.hub()
     with (
-        _client(hub, driver=driver, password=None) as client,
+        _client(hub, driver=via.driver, password=None) as client,
         pytest.raises(HandshakeFailed, match="protocol v3"),
     ):
         client.connect(timeout=5)

@@ -201,6 +201,17 @@ def test_keepalive_is_scheduled_from_the_last_traffic() -> None:
     assert core.next_timer() == 45.0
 
 
+def test_without_keepalive_nothing_is_pinged_and_silence_is_not_fatal() -> None:
+    """An HTTP polling driver has no ping/pong: the core must neither ask for one nor tear
+    down a quiet link waiting for a pong that cannot come."""
+    core, _, _ = _connected(keepalive=False, ping_interval=20.0, pong_timeout=10.0)
+    assert core.next_timer() is None
+    for now in (20.0, 30.0, 1000.0):
+        core.handle_timer(now, 0.0)
+        assert core.outputs() == []
+    assert core.ready and core.connection_deadline() is None
+
+
 def test_a_refused_handshake_closes_the_socket_and_gives_up() -> None:
     core = _core(password="not-the-password")
     hub = ScriptedHub()
