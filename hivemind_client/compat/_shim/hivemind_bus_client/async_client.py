@@ -5,7 +5,7 @@ from typing import Any
 
 from hivemind_client.api.handlers import BinaryDataCallbacks
 
-__all__ = ["AsyncHiveMessageBusClient", "BinaryDataCallbacks"]
+__all__ = ["BinaryDataCallbacks"]  # and AsyncHiveMessageBusClient, loaded on first use
 
 
 def __getattr__(name: str) -> Any:

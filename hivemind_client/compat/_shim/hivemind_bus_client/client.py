@@ -7,12 +7,13 @@ import random
 from threading import Thread
 from typing import Any
 
-from hivemind_bus_client.identity import NodeIdentity
-from hivemind_bus_client.serialization import decode_bitstring, get_bitstring
 from hivemind_client.api.handlers import BinaryDataCallbacks
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.wire.message import HiveMessage, Message
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
+
+from .identity import NodeIdentity
+from .serialization import decode_bitstring, get_bitstring
 
 __all__ = [
     "BinaryDataCallbacks",

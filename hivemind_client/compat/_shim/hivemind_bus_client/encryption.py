@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hivemind_client._compat import StrEnum
-from hivemind_client.errors import InvalidKeySize, UnknownCipher
 from hivemind_client.errors import InvalidEncoding as _InvalidEncoding
+from hivemind_client.errors import InvalidKeySize, UnknownCipher
 from hivemind_client.security import aead, intercom
 from hivemind_client.security.encodings import TextEncoding, decode_text, encode_text
 

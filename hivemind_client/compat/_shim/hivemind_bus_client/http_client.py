@@ -3,7 +3,7 @@
 from importlib import import_module
 from typing import Any
 
-__all__ = ["HiveMindHTTPClient"]
+__all__: list[str] = []  # HiveMindHTTPClient, loaded on first use
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,6 @@
 """``hivemind_bus_client.noise``: :mod:`hivemind_client.security.hivemind_noise`."""
 
+from hivemind_client.errors import AuthenticationFailed, HandshakeFailed
 from hivemind_client.security.hivemind_noise import (
     CHUNK_SIZE,
     PATTERN_KK,
@@ -13,7 +14,6 @@ from hivemind_client.security.hivemind_noise import (
     noise_protocol_name,
     select_noise_options,
 )
-from hivemind_client.errors import AuthenticationFailed, HandshakeFailed
 
 __all__ = [
     "CHUNK_SIZE", "NOISE_PATTERN_KK", "NOISE_PATTERN_XX", "NOISE_SUITES", "NOISE_SUITE_AESGCM",

@@ -38,10 +38,10 @@ BINARY_ENCODABLE_TYPES = frozenset(_TYPE2INT)
 
 def _as_bits(frame: bytes) -> Any:
     try:
-        from bitstring import Bits
+        from bitstring import Bits  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return frame
-    return Bits(bytes=frame)
+    return Bits(frame)
 
 
 def get_bitstring(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hivemind_bus_client.encryption import decrypt_bin, decrypt_from_json, encrypt_as_json, encrypt_bin
 from hivemind_client.errors import InvalidArgument
 from hivemind_client.wire.frame import deflate, inflate
 from hivemind_client.wire.message import (
@@ -16,6 +15,13 @@ from hivemind_client.wire.message import (
     parse_json_object,
 )
 from hivemind_client.wire.message_types import HiveMessageType
+
+from .encryption import (
+    decrypt_bin,
+    decrypt_from_json,
+    encrypt_as_json,
+    encrypt_bin,
+)
 
 __all__ = [
     "bytes2str", "cast2bytes", "compress_payload", "decompress_payload", "decrypt_bin",
@@ -46,12 +52,12 @@ def payload2dict(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidArgument(f"cannot make a dict of a {type(payload).__name__}")
     for key, value in payload.items():
-        if isinstance(value, HiveMessage | dict) or isinstance(value, MessageLike):
+        if isinstance(value, HiveMessage | dict | MessageLike):
             payload[key] = payload2dict(value)
         elif isinstance(value, list):
             payload[key] = [
                 payload2dict(item)
-                if isinstance(item, HiveMessage | dict) or isinstance(item, MessageLike)
+                if isinstance(item, HiveMessage | dict | MessageLike)
                 else item
                 for item in value
             ]
