@@ -69,6 +69,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY = {
     "HiveMessageBusClient": "hivemind_client.sync.client",
     "AsyncHiveMessageBusClient": "hivemind_client.aio.client",
+    "HiveMindHTTPClient": "hivemind_client.http.client",
     "BinaryDataCallbacks": "hivemind_client.api.handlers",
     "LocalBus": "hivemind_client.api.handlers",
     "ConnectionInfo": "hivemind_client.satellite.core",
@@ -95,6 +96,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from hivemind_client.aio.client import AsyncHiveMessageBusClient
+    from hivemind_client.http.client import HiveMindHTTPClient
     from hivemind_client.api.handlers import BinaryDataCallbacks, LocalBus
     from hivemind_client.core.reconnect import ReconnectPolicy
     from hivemind_client.identity import NodeIdentity
@@ -126,6 +128,7 @@ __all__ = [
     "BinaryDataCallbacks",
     "ConnectionInfo",
     "HiveMessageBusClient",
+    "HiveMindHTTPClient",
     "LocalBus",
     "NodeIdentity",
     "ReconnectPolicy",
