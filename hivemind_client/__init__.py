@@ -96,9 +96,9 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from hivemind_client.aio.client import AsyncHiveMessageBusClient
-    from hivemind_client.http.client import HiveMindHTTPClient
     from hivemind_client.api.handlers import BinaryDataCallbacks, LocalBus
     from hivemind_client.core.reconnect import ReconnectPolicy
+    from hivemind_client.http.client import HiveMindHTTPClient
     from hivemind_client.identity import NodeIdentity
     from hivemind_client.satellite.core import ConnectionInfo
     from hivemind_client.sync.client import HiveMessageBusClient
