@@ -20,6 +20,7 @@ from hivemind_client.core.session import (
 )
 from hivemind_client.core.url import build_url
 from hivemind_client.errors import IdentityError, InvalidArgument
+from hivemind_client.identity.node_identity import NodeIdentity
 from hivemind_client.identity.stores import IdentityNoiseStore, MemoryNoiseStore, NoiseKeyStore
 from hivemind_client.satellite.core import ConnectionInfo, SatelliteConfig, SatelliteCore
 from hivemind_client.satellite.hivemap import HiveMapper
@@ -27,7 +28,7 @@ from hivemind_client.satellite.routing import SatelliteRouter
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
 
-__all__ = ["DEFAULT_RECONNECT", "DEFAULT_USERAGENT", "ClientBase"]
+__all__ = ["DEFAULT_RECONNECT", "DEFAULT_USERAGENT", "ClientBase", "resolve_identity"]
 
 DEFAULT_USERAGENT = "HiveMessageBusClientV0.0.1"
 DEFAULT_RECONNECT = ReconnectPolicy()
@@ -70,8 +71,10 @@ class ClientBase(HandlerRegistry):
         accept_untrusted_intercom: bool = False,
         ciphers: Sequence[str] | None = None,
         encodings: Sequence[str] | None = None,
+        app_name: str | None = None,
     ) -> None:
         super().__init__()
+        identity = resolve_identity(identity, app_name)
         self.identity = identity
         self.key = key or _identity_value(identity, "access_key", "key")
         self.password = password or _identity_value(identity, "password")
@@ -204,6 +207,21 @@ class ClientBase(HandlerRegistry):
         if self._own_noise_key is None:
             self._own_noise_key = secrets.token_bytes(32)
         return self._own_noise_key
+
+
+def resolve_identity(identity: Any, app_name: str | None = None) -> Any:
+    """The identity a client uses: the one given, else the identity file, as the reference does.
+
+    Without an identity the client reads the shared ``<config>/hivemind/_identity.json`` (or,
+    with ``app_name``, that application's own file, falling back to the shared one while it has
+    none). Its Noise static key is kept there, so every client and every run with that identity
+    presents the same key to a v3 hub, which pins the first key it sees per access key.
+    """
+    if identity is not None:
+        if app_name is not None:
+            raise InvalidArgument("pass identity=... or app_name=..., not both")
+        return identity
+    return NodeIdentity(app_name=app_name)
 
 
 def _has(identity: Any, attribute: str) -> bool:
