@@ -125,6 +125,13 @@ class HiveMessageBusClient(ClientBase):
         return self._transport is not None and self._transport.ready
 
     @property
+    def hub_session(self) -> dict[str, Any] | None:
+        """The session state the hub last returned for our session (``active_handlers``,
+        ``converse_handlers``, ``response_mode``, ``intent_context``): sent back with every
+        BUS message that has no session of its own."""
+        return self._core.hub_session
+
+    @property
     def started_running(self) -> bool:
         """True once ``connect``/``run_in_thread`` started the connection (an OVOS bus's flag)."""
         return self._transport is not None
@@ -275,7 +282,7 @@ class HiveMessageBusClient(ClientBase):
             elif isinstance(output, RunHandlers):
                 # the handlers registered now run, even if one is removed before the job
                 work.append((output, self._handlers_for(output.name)))
-            elif isinstance(output, MessageArrived):
+            elif isinstance(output, MessageArrived | DeliverToBus):
                 work.append((output, []))
         if work:
             size = sum(o.size for o, _ in work if isinstance(o, MessageArrived))
@@ -313,6 +320,8 @@ class HiveMessageBusClient(ClientBase):
                 self.emitter.emit(output.event, *output.args)
             elif isinstance(output, RunHandlers):
                 self._call_handlers(output.name, output.argument, handlers)
+            elif isinstance(output, DeliverToBus):
+                self.internal_bus.emit(output.message)
             elif isinstance(output, MessageArrived):
                 transport = self._transport
                 if transport is not None:
@@ -343,7 +352,10 @@ class HiveMessageBusClient(ClientBase):
         where every client hears what it emits: a satellite's own services (PHAL plugins, the
         listener, playback) talk to each other through this client.
         """
-        prepared = self._core.prepare(message, binary_type)
+        with self._lock:
+            prepared = self._core.prepare(
+                message, binary_type, now=time.monotonic(), wall=time.time()
+            )
         self._send_or_queue(prepared)
         if prepared.msg_type is HiveMessageType.BUS:
             self._echo(prepared)
