@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from hivemind_client.aio.driver import AsyncWebsocketDriver
-from hivemind_client.api.base import ClientBase
+from hivemind_client.api.base import ClientBase, lifecycle_events
 from hivemind_client.api.handlers import (
     LocalBus,
     deliver_binary,
@@ -136,10 +137,14 @@ class AsyncHiveMessageBusClient(ClientBase):
     # -- what the core asks for -----------------------------------------------------------------
     def _on_outputs(self, outputs: list[Output]) -> None:
         for output in outputs:
+            for event, args in lifecycle_events(output):
+                self.emitter.emit(event, *args)
             if isinstance(output, Connected):
+                self.connected_event.set()
                 if self._first is not None and not self._first.done():
                     self._first.set_result(output.info)
             elif isinstance(output, ConnectionEnded):
+                self.connected_event.clear()
                 outcome = output.outcome
                 first = self._first
                 if isinstance(outcome, GiveUp) and first is not None and not first.done():
@@ -187,7 +192,10 @@ class AsyncHiveMessageBusClient(ClientBase):
         self, message: HiveMessage | MessageLike, binary_type: BinaryPayloadType | int | None = None
     ) -> None:
         """Send a HiveMessage, or an OVOS message as BUS (routing context added as the reference does)."""
-        await self._send(self._core.prepare(message, binary_type))
+        loop = asyncio.get_running_loop()
+        await self._send(
+            self._core.prepare(message, binary_type, now=loop.time(), wall=time.time())
+        )
 
     async def emit_mycroft(self, message: MessageLike) -> None:
         """Send an OVOS message as BUS."""

@@ -66,8 +66,12 @@ def test_a_real_package_is_not_shadowed_unless_forced(tmp_path: Path) -> None:
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], env={"PYTHONPATH": f"{tmp_path}:{ROOT}"},
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": f"{tmp_path}:{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.stdout.strip() == "ok", result.stderr
 
@@ -79,7 +83,10 @@ def test_python_m_compat_runs_a_module(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-m", "hivemind_client.compat", "legacy_app", "a", "b"],
-        env={"PYTHONPATH": f"{tmp_path}:{ROOT}"}, capture_output=True, text=True, timeout=60,
+        env={"PYTHONPATH": f"{tmp_path}:{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -89,7 +96,10 @@ def test_python_m_compat_runs_a_module(tmp_path: Path) -> None:
 def test_python_m_compat_refuses_an_unknown_target() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "hivemind_client.compat", "no-such-thing-anywhere"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert "no console script or module" in result.stderr

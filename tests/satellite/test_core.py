@@ -251,7 +251,9 @@ def test_the_drivers_own_reason_replaces_the_sessions() -> None:
     core, _, _ = _connected()
     too_big = PayloadTooLarge("a 100 MiB frame")
     core.connection_lost(1009, "too big", 3.0, error=too_big, close_code=1009)
-    failed = [o.argument for o in core.outputs() if isinstance(o, RunHandlers) and o.name == "failed"]
+    failed = [
+        o.argument for o in core.outputs() if isinstance(o, RunHandlers) and o.name == "failed"
+    ]
     assert failed == [too_big]
 
 

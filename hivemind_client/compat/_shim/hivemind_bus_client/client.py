@@ -60,8 +60,9 @@ class HiveMessageWaiter:
 class HivePayloadWaiter(HiveMessageWaiter):
     """Wait for a message whose payload is a bus message of ``payload_type``."""
 
-    def __init__(self, bus: Any, payload_type: str,
-                 message_type: HiveMessageType | str = HiveMessageType.BUS) -> None:
+    def __init__(
+        self, bus: Any, payload_type: str, message_type: HiveMessageType | str = HiveMessageType.BUS
+    ) -> None:
         self.payload_type = payload_type
         super().__init__(bus, message_type)
 

@@ -8,9 +8,21 @@ from typing import Any
 from hivemind_client.wire.message_types import HiveMessageType
 
 __all__ = [
-    "HiveMessageListener", "HivePayloadListener", "on_broadcast", "on_cascade", "on_escalate",
-    "on_handshake", "on_hello", "on_hive_message", "on_mycroft_message", "on_payload", "on_ping",
-    "on_propagate", "on_query", "on_rendezvous", "on_shared_bus",
+    "HiveMessageListener",
+    "HivePayloadListener",
+    "on_broadcast",
+    "on_cascade",
+    "on_escalate",
+    "on_handshake",
+    "on_hello",
+    "on_hive_message",
+    "on_mycroft_message",
+    "on_payload",
+    "on_ping",
+    "on_propagate",
+    "on_query",
+    "on_rendezvous",
+    "on_shared_bus",
 ]
 
 
@@ -65,28 +77,34 @@ class HivePayloadListener(HiveMessageListener):
 
 def on_hive_message(message_type: HiveMessageType | str, bus: Any) -> Callable[..., Any]:
     """Decorator: call the function for every ``message_type`` message on ``bus``."""
+
     def wrapped(func: Callable[..., Any]) -> Callable[..., Any]:
         listener = HiveMessageListener(bus, message_type)
         listener.add_handler(func)
         listener.listen()
         return func
+
     return wrapped
 
 
-def on_payload(message_type: HiveMessageType | str, payload_type: str,
-               bus: Any) -> Callable[..., Any]:
+def on_payload(
+    message_type: HiveMessageType | str, payload_type: str, bus: Any
+) -> Callable[..., Any]:
     """Decorator: call the function for ``payload_type`` payloads inside ``message_type``."""
+
     def wrapped(func: Callable[..., Any]) -> Callable[..., Any]:
         listener = HivePayloadListener(payload_type, bus=bus, message_type=message_type)
         listener.add_handler(func)
         listener.listen()
         return func
+
     return wrapped
 
 
 def _for(message_type: HiveMessageType) -> Callable[[str, Any], Callable[..., Any]]:
     def decorator(payload_type: str, bus: Any) -> Callable[..., Any]:
         return on_payload(message_type, payload_type, bus)
+
     decorator.__doc__ = f"Decorator: ``payload_type`` payloads inside {message_type.name}."
     return decorator
 

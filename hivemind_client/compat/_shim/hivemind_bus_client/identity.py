@@ -47,8 +47,9 @@ class NodeIdentity(_NodeIdentity):
             if app_name:
                 identity_file = _config_home() / "hivemind" / app_name / IDENTITY_FILENAME
                 if shared_fallback and not identity_file.is_file() and shared.is_file():
-                    LOG.warning("%r has no identity file yet and reads the shared %s",
-                                app_name, shared)
+                    LOG.warning(
+                        "%r has no identity file yet and reads the shared %s", app_name, shared
+                    )
                     identity_file = shared
                     self.uses_shared_fallback = True
         super().__init__(identity_file)

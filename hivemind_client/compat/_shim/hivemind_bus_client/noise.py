@@ -16,9 +16,19 @@ from hivemind_client.security.hivemind_noise import (
 )
 
 __all__ = [
-    "CHUNK_SIZE", "NOISE_PATTERN_KK", "NOISE_PATTERN_XX", "NOISE_SUITES", "NOISE_SUITE_AESGCM",
-    "NOISE_SUITE_CHACHA", "NOISE_SUPPORTED", "NoiseHandshakeFailed", "NoiseTransport",
-    "NoiseTransportFailed", "build_prologue", "canonical_json", "noise_protocol_name",
+    "CHUNK_SIZE",
+    "NOISE_PATTERN_KK",
+    "NOISE_PATTERN_XX",
+    "NOISE_SUITES",
+    "NOISE_SUITE_AESGCM",
+    "NOISE_SUITE_CHACHA",
+    "NOISE_SUPPORTED",
+    "NoiseHandshakeFailed",
+    "NoiseTransport",
+    "NoiseTransportFailed",
+    "build_prologue",
+    "canonical_json",
+    "noise_protocol_name",
     "select_noise_options",
 ]
 

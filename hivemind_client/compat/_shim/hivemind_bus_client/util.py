@@ -24,9 +24,19 @@ from .encryption import (
 )
 
 __all__ = [
-    "bytes2str", "cast2bytes", "compress_payload", "decompress_payload", "decrypt_bin",
-    "decrypt_from_json", "encrypt_as_json", "encrypt_bin", "get_hivemsg", "get_mycroft_msg",
-    "get_payload", "payload2dict", "serialize_message",
+    "bytes2str",
+    "cast2bytes",
+    "compress_payload",
+    "decompress_payload",
+    "decrypt_bin",
+    "decrypt_from_json",
+    "encrypt_as_json",
+    "encrypt_bin",
+    "get_hivemsg",
+    "get_mycroft_msg",
+    "get_payload",
+    "payload2dict",
+    "serialize_message",
 ]
 
 
@@ -56,9 +66,7 @@ def payload2dict(payload: Any) -> dict[str, Any]:
             payload[key] = payload2dict(value)
         elif isinstance(value, list):
             payload[key] = [
-                payload2dict(item)
-                if isinstance(item, HiveMessage | dict | MessageLike)
-                else item
+                payload2dict(item) if isinstance(item, HiveMessage | dict | MessageLike) else item
                 for item in value
             ]
     return payload
@@ -97,8 +105,11 @@ def get_mycroft_msg(pload: Any) -> Any:
     if isinstance(pload, str | bytes):
         pload = parse_json_object(pload, "bus message")
     if isinstance(pload, dict):
-        return Message(pload.get("msg_type") or pload["type"], pload.get("data") or {},
-                       pload.get("context") or {})
+        return Message(
+            pload.get("msg_type") or pload["type"],
+            pload.get("data") or {},
+            pload.get("context") or {},
+        )
     if isinstance(pload, MessageLike):
         return pload
     raise InvalidArgument(f"not a bus message: {type(pload).__name__}")
