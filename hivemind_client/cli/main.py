@@ -66,6 +66,26 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 < value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1-100000)")
+    return value
+
+
+def _per_second(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text} per second is out of range (0-100000]")
+    return value
+
+
 def _common_options() -> argparse.ArgumentParser:
     """Options accepted before and after the command name (the identity overrides)."""
     common = _Parser(add_help=False)
@@ -389,6 +409,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_seconds, default=5.0, help="seconds to collect answers (default 5)"
     )
     ping.add_argument("--json", action="store_true", help="print the map as JSON")
+
+    # -- load ---------------------------------------------------------------------------------
+    load = _command(
+        commands,
+        "load",
+        "load:load",
+        "load-test a hub: many satellite sessions from this one process",
+        "Connects --sessions satellite sessions (the asyncio client, all on one event loop) at "
+        "--rate new sessions a second, then has each send --messages utterances one after "
+        "another and wait for every answer (a 'speak'). A live progress line goes to stderr; "
+        "the summary table (connect rate, answers per second, round-trip times, CPU per "
+        "message and memory per session of this process, failures by kind) to stdout. "
+        "Sessions cycle through the keys of --keys FILE ('KEY PASSWORD' per line, as the hub "
+        "registered them), or all use --key/--password. Exit status 1 when a session failed "
+        "or an answer was missing.",
+        """
+  hivemind-client load --host 127.0.0.1 --keys keys.txt --sessions 1000 --rate 100
+  hivemind-client load --host hub.local --key KEY --password - --sessions 50 --messages 10
+  hivemind-client load --host 127.0.0.1 --keys keys.txt --sessions 200 --json result.json
+""",
+        common,
+    )
+    load.add_argument("--sessions", type=_count, default=10, help="sessions to open (default 10)")
+    load.add_argument(
+        "--rate", type=_per_second, default=50.0, help="new sessions per second (default 50)"
+    )
+    load.add_argument(
+        "--messages", type=_count, default=1, help="utterances per session (default 1)"
+    )
+    load.add_argument("--keys", metavar="FILE", help="access keys and passwords, one pair a line")
+    load.add_argument(
+        "--utterance", default="what time is it", help="what each session says (numbered)"
+    )
+    load.add_argument(
+        "--timeout", type=_seconds, default=30.0, help="seconds for each connect and answer"
+    )
+    load.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
 
     # -- demo ---------------------------------------------------------------------------------
     demo = _command(

@@ -585,3 +585,59 @@ def test_demo_talks_to_a_given_hub(hub: RunningHub, tmp_path: Path) -> None:
     assert "hub> echo: are you there" in result.stdout
     assert "[hub]" not in result.stdout  # no local hub was started
     assert DEFAULT_PASSWORD not in result.stdout + result.stderr
+
+
+# -- load (hub 5.3) -------------------------------------------------------------------------------
+
+
+def _table(stdout: str) -> dict[str, str]:
+    return {
+        name.strip(): value.strip()
+        for name, value in (line.split("  ", 1) for line in stdout.splitlines() if "  " in line)
+    }
+
+
+def test_load_many_sessions_over_several_keys_and_again_on_one(
+    hub53: RunningHub, tmp_path: Path
+) -> None:
+    """30 sessions over 3 access keys, 2 utterances each, every answer back; then a second run
+    on one key: the identity's static key is the one the hub pinned in the first run."""
+    keys = [_key() for _ in range(3)]
+    for key in keys:
+        hub53.add_client(f"load-{key}", key, DEFAULT_PASSWORD)
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("# key password\n" + "".join(f"{k} {DEFAULT_PASSWORD}\n" for k in keys))
+    identity = tmp_path / "identity" / "_identity.json"
+    address = ("--host", hub53.host, "--port", str(hub53.port))
+    first = run(
+        "load", *address, "--keys", str(keys_file), "--sessions", "30", "--rate", "200",
+        "--messages", "2", "--json", str(tmp_path / "load.json"),
+        identity=identity, timeout=180,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stdout + first.stderr
+    table = _table(first.stdout)
+    assert table["sessions connected"] == "30 of 30"
+    assert table["answers"] == "60 of 60"
+    assert "noise-KKpsk0" in table["protocols"]  # one PSK derivation per key, not per session
+    assert "ms" in table["client CPU per message"]
+    assert DEFAULT_PASSWORD not in first.stdout + first.stderr
+    assert "done" in first.stderr  # the progress line's last state
+    again = run(
+        "load", *address, "--key", keys[0], "--password", "-", "--sessions", "5",
+        identity=identity, stdin=DEFAULT_PASSWORD + "\n", timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _table(again.stdout)["sessions connected"] == "5 of 5"
+
+
+def test_load_says_what_failed_and_exits_1(hub53: RunningHub, tmp_path: Path) -> None:
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text(f"no-such-key-{uuid.uuid4().hex[:8]} {DEFAULT_PASSWORD}\n")
+    result = run(
+        "load", "--host", hub53.host, "--port", str(hub53.port), "--keys", str(keys_file),
+        "--sessions", "3", identity=tmp_path / "identity" / "_identity.json", timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    table = _table(result.stdout)
+    assert table["sessions connected"] == "0 of 3"
+    assert any(name.startswith("failed: connection-failed") for name in table)
