@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import re
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
+from hivemind_client.aio.websocket_io import Unreachable, open_websocket, set_max_size, ssl_context
 from hivemind_client.core.reconnect import Retry
 from hivemind_client.core.requests import DerivePsk
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
@@ -49,91 +47,11 @@ from hivemind_client.satellite.core import (
 )
 from hivemind_client.wire.message import HiveMessage
 
-__all__ = ["AsyncWebsocketDriver", "ssl_context"]
+__all__ = ["AsyncWebsocketDriver"]
 
 LOG = logging.getLogger(__name__)
-_WEBSOCKET_LOG = logging.getLogger(f"{__name__}.websocket")
-"""websockets' own log (frames, the upgrade request), with the access key taken out."""
 _MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
-_REDIRECTS = range(300, 400)
-_MAX_LOCATION_SHOWN = 200
 _OUTBOX_HIGH_WATER = 1024 * 1024  # bytes; past it, send() waits for the writer (backpressure)
-
-
-def ssl_context(
-    self_signed: bool, certificate_sha256: str | None, ca_file: str | None
-) -> ssl.SSLContext:
-    """Verified TLS by default; a pin or ``self_signed=True`` replaces CA checks explicitly."""
-    if certificate_sha256 or self_signed:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False  # the pin (or the user's choice) replaces them
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=ca_file)
-
-
-_AUTHORIZATION = re.compile(r"(authorization=)[^&\s]*", re.IGNORECASE)
-
-
-def _redact(record: logging.LogRecord) -> bool:
-    """The upgrade request's query carries the access key: never let it reach a log."""
-    if isinstance(record.args, tuple):
-        record.args = tuple(
-            _AUTHORIZATION.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg
-            for arg in record.args
-        )
-    if isinstance(record.msg, str):
-        record.msg = _AUTHORIZATION.sub(r"\1<redacted>", record.msg)
-    return True
-
-
-_WEBSOCKET_LOG.addFilter(_redact)
-
-
-class _Connect(connect):
-    """websockets' ``connect`` with redirects refused: a 3xx answer would send the access key
-    to a server the user did not name (and, with a pin, unpinned)."""
-
-    def process_redirect(self, exc: Exception) -> Exception | str:
-        if isinstance(exc, InvalidStatus) and exc.response.status_code in _REDIRECTS:
-            location = exc.response.headers.get("Location")
-            target = "nowhere" if location is None else repr(location[:_MAX_LOCATION_SHOWN])
-            return ConnectionFailedError(
-                f"the hub answered with a redirect ({exc.response.status_code}) to {target};"
-                " redirects are refused: connect to the hub's own address"
-            )
-        return exc
-
-
-def _pinned_connection(pin: str, failures: list[HiveMindError]) -> type[ClientConnection]:
-    """A connection class that checks the certificate pin as soon as TLS is up, before the
-    upgrade request (which carries the access key) is written."""
-
-    class PinnedConnection(ClientConnection):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
-            super().connection_made(transport)
-            ssl_object = transport.get_extra_info("ssl_object")
-            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-            seen = hashlib.sha256(der).hexdigest() if der else "none"
-            if seen != pin:
-                failures.append(
-                    ConnectionFailedError(
-                        f"the hub's certificate does not match the pin (sha256 {seen})"
-                    )
-                )
-                transport.abort()
-
-    return PinnedConnection
-
-
-def _set_max_size(ws: ClientConnection, limit: int) -> None:
-    """Bound the next incoming message (checked against each frame's announced length)."""
-    protocol: Any = ws.protocol
-    if hasattr(protocol, "max_message_size"):  # websockets >= 16
-        protocol.max_message_size = limit
-    else:  # pragma: no cover - older websockets
-        protocol.max_size = limit
 
 
 class AsyncWebsocketDriver:
@@ -273,7 +191,7 @@ class AsyncWebsocketDriver:
             while self._outcome is None:
                 if self._may_read is not None and not self._may_read.is_set():
                     await self._may_read.wait()
-                _set_max_size(ws, self.core.max_incoming(self._max_message_size))
+                set_max_size(ws, self.core.max_incoming(self._max_message_size))
                 data = await ws.recv()
                 self.core.receive_message(data, self._loop.time(), self._wall())
                 self._after_core()
@@ -297,40 +215,19 @@ class AsyncWebsocketDriver:
 
     async def _open(self) -> ClientConnection | None:
         """A connected websocket, or None (the core was told why)."""
-        failures: list[HiveMindError] = []
-        if self._pin is not None and self._tls is None:
-            error = ConnectionFailedError("a certificate pin needs a wss:// connection")
-            self.core.connection_failed(error, final=True)
-            return None
-        options: dict[str, Any] = {}
-        if self._tls is not None:
-            options["ssl"] = self._tls
-        if self._pin is not None:
-            options["create_connection"] = _pinned_connection(self._pin, failures)
         try:
-            ws = await _Connect(
+            return await open_websocket(
                 self.url,
-                compression=None,  # hubs don't need it; inflating is a bomb to bound
-                proxy=None,
-                open_timeout=self._connect_timeout,
-                ping_interval=None,  # the core decides when to ping
-                ping_timeout=None,
-                close_timeout=2,
-                logger=_WEBSOCKET_LOG,
+                tls=self._tls,
+                pin=self._pin,
+                timeout=self._connect_timeout,
                 # the handshake bound from the first byte: frames are parsed as they arrive
                 max_size=min(self._max_message_size, self.core.config.max_handshake_message),
-                **options,
             )
-            return ws
+        except Unreachable as unreachable:
+            self.core.connection_failed(unreachable.error)
         except HiveMindError as error:
             self.core.connection_failed(error, final=True)
-        except (OSError, asyncio.TimeoutError, WebSocketException, EOFError) as exc:
-            if failures:
-                self.core.connection_failed(failures[0], final=True)
-            else:
-                self.core.connection_failed(
-                    ConnectionFailedError(f"cannot connect to the hub: {exc or type(exc).__name__}")
-                )
         return None
 
     def _lost_from(self, closed: ConnectionClosed) -> None:
