@@ -1,31 +1,41 @@
-"""End to end: the stock ``hivemind-mic-satellite`` (PyPI) against a real hivemind-core 5.3 hub.
+"""End to end: the stock HiveMind satellites from PyPI against a real hivemind-core 5.3 hub.
 
-The satellite is the real program from PyPI, unmodified, in its own environment
-(``.venvs/mic-sat``, ``scripts/oracles/mic-sat.txt``), started through its console script
-``hivemind-mic-sat``. Two ways:
+Each satellite is the real program, unmodified, in its own environment built by
+``scripts/oracles.py`` (``.venvs/mic-sat``: ``hivemind-mic-satellite``; ``.venvs/voice-sat``:
+``hivemind-voice-sat``) and started through its console script, two ways:
 
 - ``reference``: as shipped, on the ``hivemind_bus_client`` it depends on. This proves the
   harness itself: if it fails, the test is wrong, not the library.
-- ``compat``: through ``python -m hivemind_client.compat --force hivemind-mic-sat ...``, so every
+- ``compat``: ``python -m hivemind_client.compat --force SCRIPT ...``, so every
   ``hivemind_bus_client`` import the satellite makes lands on this library. ``--force`` because
-  the real ``hivemind_bus_client`` is installed in that environment (the satellite declares it);
-  building the environment with ``--no-deps`` instead would mean listing the satellite's whole
-  OVOS dependency tree by hand, and the first thing that tree changed would break the test.
+  the real ``hivemind_bus_client`` is installed in those environments (the satellites declare
+  it); building them with ``--no-deps`` instead would mean listing each satellite's whole OVOS
+  dependency tree by hand, and the first change to that tree would break the test. The
+  repository goes on the satellite's PYTHONPATH, so the environments never depend on a worktree.
 
-What the satellite hears: our microphone plugin (``satellite_plugins/e2e_wav_microphone.py``)
+What a satellite hears: our microphone plugin (``satellite_plugins/e2e_wav_microphone.py``)
 plays a WAV the test writes (silence, a burst of speech-like tones, silence) at real-time pace,
-and ``ovos-vad-plugin-noise`` (energy threshold) marks the tones as speech. What the hub keeps:
-our binary-data plugin (``satellite_plugins/e2e_audio_recorder.py``) records every RAW_AUDIO
-chunk. Both plugins are found through PYTHONPATH and a ``*.dist-info`` the test writes, so neither
-environment is modified.
+and ``ovos-vad-plugin-noise`` (energy threshold) marks the tones as speech. Our plugins are
+found through PYTHONPATH and a ``*.dist-info`` the test writes, so no environment is modified.
 
-The test shows, in one run of the satellite:
+``hivemind-mic-sat`` streams raw audio to the hub, which does STT. The test shows, in one run:
 1. it connects (its "connected to HiveMind" log line, the hub's ``hive.client.connect``);
-2. it streams RAW_AUDIO once the VAD hears speech, and the hub's plugin receives it;
+2. it streams RAW_AUDIO once the VAD hears speech, and the hub's binary-data plugin (ours,
+   ``satellite_plugins/e2e_audio_recorder.py``) receives it;
 3. its ``on_mycroft("speak")`` handler fires on a ``speak`` emitted on the hub's OVOS bus, and
    requests TTS: a ``speak:synth`` for the same utterance reaches the hub's bus;
 4. the audio arrives byte for byte, from the first speech chunk on, with the microphone's sample
    rate and width in the metadata.
+
+``hivemind-voice-sat`` runs the whole OVOS listener and audio service on the satellite, with the
+client as their bus. Its default STT and TTS call public servers and its wake words download
+models, none of which this machine reaches: it runs in continuous-listening mode (no wake word)
+with our offline STT and TTS plugins (``satellite_plugins/e2e_speech_plugins.py``). One run shows:
+1. it connects;
+2. the hub refuses its background traffic (``mycroft.volume.get``, ...: not in the client's
+   allowed types) and its ``hive.policy.denied`` handler hears about it;
+3. what it heard reaches the hub's OVOS bus as an utterance (``ovos.utterance.handle``);
+4. the hub's answer (the bus echo's ``speak``) comes back and its audio service synthesises it.
 """
 
 from __future__ import annotations
@@ -61,12 +71,17 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = Path(__file__).resolve().parent / "satellite_plugins"
-MIC_SAT_ENV = "mic-sat"
 
-#: Entry points of our two plugins, written as a dist-info on PYTHONPATH (no install needed).
+#: Entry points of our plugins, written as a dist-info on PYTHONPATH (no install needed).
 ENTRY_POINTS = """\
 [opm.microphone]
 e2e-wav-microphone = e2e_wav_microphone:WavMicrophone
+
+[opm.stt]
+e2e-fixed-stt = e2e_speech_plugins:FixedSTT
+
+[opm.tts]
+e2e-trace-tts = e2e_speech_plugins:TraceTTS
 
 [hivemind.binary.protocol]
 e2e-audio-recorder = e2e_audio_recorder:AudioRecorder
@@ -85,13 +100,13 @@ SATELLITE_LIFETIME = 90  # seconds: hard limit (coreutils timeout) on the satell
 WAIT = 30.0  # seconds for any one step below (the first start imports the whole OVOS stack)
 
 
-def _ensure_mic_sat_env() -> Path:
-    """The satellite's environment, built by scripts/oracles.py on first use (~30 s)."""
+def _ensure_env(name: str) -> Path:
+    """A satellite's environment (its bin/), built by scripts/oracles.py on first use (~30 s)."""
     spec = importlib.util.spec_from_file_location("_oracles", ROOT / "scripts" / "oracles.py")
     assert spec is not None and spec.loader is not None
     oracles = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(oracles)
-    python: Path = oracles.ensure(MIC_SAT_ENV)
+    python: Path = oracles.ensure(name)
     return python.parent
 
 
@@ -180,41 +195,50 @@ class RecordingHub(RunningHub):
         return pcm.read_bytes() if pcm.exists() else b""
 
 
-class Satellite:
-    """One ``hivemind-mic-sat`` process with its own HOME/XDG dirs, config and log."""
+def _mycroft_conf(wav: Path, **extra: Any) -> dict[str, Any]:
+    """A satellite's mycroft.conf: our WAV microphone, the energy VAD, DEBUG logs, ``extra`` on top."""
+    listener = {
+        "microphone": {
+            "module": "e2e-wav-microphone",
+            "e2e-wav-microphone": {"wav_path": str(wav), "chunk_size": CHUNK},
+        },
+        "VAD": {
+            "module": "ovos-vad-plugin-noise",
+            "ovos-vad-plugin-noise": {"method": "threshold", "energy_threshold": 300},
+        },
+        **extra.pop("listener", {}),
+    }
+    return {"log_level": "DEBUG", "lang": "en-US", "listener": listener, **extra}
 
-    def __init__(self, tmp: Path, bin_dir: Path, argv: list[str], pythonpath: str) -> None:
+
+class Satellite:
+    """One stock satellite process with its own HOME/XDG dirs, mycroft.conf and log.
+
+    ``runner`` "reference" runs ``script`` as installed; "compat" runs it through
+    ``python -m hivemind_client.compat --force`` with the repository on PYTHONPATH.
+    """
+
+    def __init__(
+        self,
+        tmp: Path,
+        bin_dir: Path,
+        runner: str,
+        script: str,
+        options: list[str],
+        conf: dict[str, Any],
+    ) -> None:
         self.home = tmp / "home"
         self.log = tmp / "satellite.log"
-        self.wav = tmp / "speech.wav"
-        self.pcm = _speech_wav(self.wav)
-        conf = self.home / ".config" / "mycroft" / "mycroft.conf"
-        conf.parent.mkdir(parents=True)
-        conf.write_text(
-            json.dumps(
-                {
-                    "log_level": "DEBUG",
-                    "lang": "en-US",
-                    "listener": {
-                        "microphone": {
-                            "module": "e2e-wav-microphone",
-                            "e2e-wav-microphone": {
-                                "wav_path": str(self.wav),
-                                "chunk_size": CHUNK,
-                            },
-                        },
-                        "VAD": {
-                            "module": "ovos-vad-plugin-noise",
-                            "ovos-vad-plugin-noise": {
-                                "method": "threshold",
-                                "energy_threshold": 300,
-                            },
-                        },
-                    },
-                },
-                indent=2,
-            )
-        )
+        conf_path = self.home / ".config" / "mycroft" / "mycroft.conf"
+        conf_path.parent.mkdir(parents=True)
+        conf_path.write_text(json.dumps(conf, indent=2))
+        pythonpath = _plugin_path(tmp)
+        if runner == "reference":
+            argv = [str(bin_dir / script), *options]
+        else:
+            argv = [str(bin_dir / "python"), "-m", "hivemind_client.compat", "--force", script,
+                    *options]  # fmt: skip
+            pythonpath = os.pathsep.join([str(ROOT), pythonpath])
         env = hub_environment(self.home, bin_dir, {"PYTHONPATH": pythonpath})
         self._log_file = open(self.log, "ab", buffering=0)  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(
@@ -267,7 +291,12 @@ def _wait(what: str, check: Any, timeout: float = WAIT) -> Any:
 
 @pytest.fixture(scope="module")
 def mic_sat_bin() -> Path:
-    return _ensure_mic_sat_env()
+    return _ensure_env("mic-sat")
+
+
+@pytest.fixture(scope="module")
+def voice_sat_bin() -> Path:
+    return _ensure_env("voice-sat")
 
 
 @pytest.fixture(scope="module")
@@ -276,36 +305,43 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingHub]:
         yield running
 
 
-def _compat_available() -> bool:
-    return (ROOT / "hivemind_client" / "compat" / "__main__.py").exists()
+RUNNERS = [
+    "reference",
+    pytest.param(
+        "compat",
+        marks=pytest.mark.skipif(
+            not (ROOT / "hivemind_client" / "compat" / "__main__.py").exists(),
+            reason="hivemind_client.compat is not in this tree yet",
+        ),
+    ),
+]
 
 
-@pytest.mark.parametrize("runner", ["reference", "compat"])
-def test_mic_satellite_speaks_and_streams_audio(
-    runner: str, hub: RecordingHub, mic_sat_bin: Path, tmp_path: Path
-) -> None:
-    if runner == "compat" and not _compat_available():
-        pytest.skip("hivemind_client.compat is not in this tree yet")
-    key = "mic" + uuid.uuid4().hex[:13]
-    name = f"micsat-{runner}"
-    hub.add_client(name, key, DEFAULT_PASSWORD, allow=(*DEFAULT_ALLOWED, "speak:synth"))
-    options = [
+def _options(hub: RunningHub, key: str) -> list[str]:
+    """The command-line options both satellites take."""
+    return [
         "--key", key,
         "--password", DEFAULT_PASSWORD,
         "--host", hub.host,
         "--port", str(hub.port),
         "--siteid", "e2e-kitchen",
     ]  # fmt: skip
-    if runner == "reference":
-        argv = [str(mic_sat_bin / "hivemind-mic-sat"), *options]
-        pythonpath = _plugin_path(tmp_path)
-    else:
-        argv = [str(mic_sat_bin / "python"), "-m", "hivemind_client.compat", "--force",
-                "hivemind-mic-sat", *options]  # fmt: skip
-        pythonpath = os.pathsep.join([str(ROOT), _plugin_path(tmp_path)])
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_mic_satellite_speaks_and_streams_audio(
+    runner: str, hub: RecordingHub, mic_sat_bin: Path, tmp_path: Path
+) -> None:
+    key = "mic" + uuid.uuid4().hex[:13]
+    name = f"micsat-{runner}"
+    hub.add_client(name, key, DEFAULT_PASSWORD, allow=(*DEFAULT_ALLOWED, "speak:synth"))
+    wav = tmp_path / "speech.wav"
+    pcm = _speech_wav(wav)
 
     since = time.time()
-    sat = Satellite(tmp_path, mic_sat_bin, argv, pythonpath)
+    sat = Satellite(
+        tmp_path, mic_sat_bin, runner, "hivemind-mic-sat", _options(hub, key), _mycroft_conf(wav)
+    )
     try:
         # 1. connected: the satellite says so once connected_event is set, and the hub announced it
         sat.wait_log(r"connected to HiveMind")
@@ -363,5 +399,102 @@ def test_mic_satellite_speaks_and_streams_audio(
     received = hub.audio_bytes(peer)
     assert len(received) == CHUNK * len(chunks)
     start = LEAD_SILENCE_CHUNKS * CHUNK  # the VAD hears nothing before the tones start
-    expected = (sat.pcm + bytes(len(received)))[start : start + len(received)]
+    expected = (pcm + bytes(len(received)))[start : start + len(received)]
     assert received == expected, "the audio at the hub is not what the satellite's microphone read"
+
+
+#: What our STT plugin hears in any audio.
+TRANSCRIPT = "what time is it on the satellite"
+#: The wake words in ovos-config's defaults. Switched off: their plugins download models (and
+#: the test listens continuously, without a wake word).
+DEFAULT_HOTWORDS = (
+    "hey_mycroft",
+    "hey_mycroft_wakehubert_streaming",
+    "hey_mycroft_wakehubert",
+    "hey_mycroft_vosk",
+    "wake_up",
+    "wake_up_vosk",
+    "stop_recording",
+    "stop_recording_vosk",
+)
+
+
+def _speech_trace(path: Path) -> list[dict[str, Any]]:
+    """What our STT and TTS plugins did so far (see e2e_speech_plugins.py)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_voice_satellite_hears_and_answers(
+    runner: str, hub: RecordingHub, voice_sat_bin: Path, tmp_path: Path
+) -> None:
+    key = "voice" + uuid.uuid4().hex[:11]
+    name = f"voicesat-{runner}"
+    hub.add_client(name, key, DEFAULT_PASSWORD)  # utterances only: the rest is refused
+    wav = tmp_path / "speech.wav"
+    _speech_wav(wav)
+    trace = tmp_path / "speech-trace.jsonl"
+    conf = _mycroft_conf(
+        wav,
+        listener={"continuous_listen": True},
+        stt={
+            "module": "e2e-fixed-stt",
+            "e2e-fixed-stt": {"transcript": TRANSCRIPT, "trace_file": str(trace)},
+        },
+        tts={"module": "e2e-trace-tts", "e2e-trace-tts": {"trace_file": str(trace)}},
+        hotwords={word: {"active": False} for word in DEFAULT_HOTWORDS},
+        play_wav_cmdline="true %1",
+    )
+
+    since = time.time()
+    sat = Satellite(tmp_path, voice_sat_bin, runner, "hivemind-voice-sat", _options(hub, key), conf)
+    try:
+        # 1. connected
+        connect = hub.wait_bus_message(
+            "hive.client.connect",
+            timeout=WAIT,
+            predicate=lambda m: m["data"].get("key") == key,
+            since=since,
+        )
+        connected_as = connect["data"]["peer"]
+        assert f"::{name}::" in connected_as
+
+        # 2. the hub refuses the listener's and audio service's own traffic, and says so
+        sat.wait_log(r"HiveMind hub denied '[^']+' \(code=acl_disallowed_type\)")
+
+        # 3. what it heard reaches the hub's bus as an utterance (newer OVOS listeners send
+        #    ovos.utterance.handle, older ones recognizer_loop:utterance; the hub allows both)
+        heard = _wait(
+            "the satellite's utterance on the hub's bus",
+            lambda: next(
+                (
+                    m
+                    for m in hub.bus_messages()
+                    if m["type"] in DEFAULT_ALLOWED
+                    and m.get("t", 0) >= since
+                    and f"::{name}::" in str(m["context"].get("source"))
+                ),
+                None,
+            ),
+        )
+        assert heard["data"]["utterances"] == [TRANSCRIPT]
+        peer = heard["context"]["source"]
+        assert peer.rsplit("::", 1)[0] == connected_as.rsplit("::", 1)[0]
+
+        # 4. the hub's answer comes back and the satellite's audio service synthesises it
+        _wait(
+            "the answer to reach the satellite's TTS",
+            lambda: [
+                e
+                for e in _speech_trace(trace)
+                if e["plugin"] == "tts" and e["sentence"] == f"echo: {TRANSCRIPT}"
+            ],
+        )
+    finally:
+        sat.close()
+
+    heard_audio = [e["bytes"] for e in _speech_trace(trace) if e["plugin"] == "stt"]
+    assert heard_audio, "the satellite's STT never ran"
+    assert heard_audio[0] >= SPEECH_CHUNKS * CHUNK, "the STT got less audio than the speech"
