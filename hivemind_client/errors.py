@@ -31,6 +31,10 @@ Two branches say who is at fault::
         ├── HandshakeFailed             handshake-failed
         └── ConnectionFailed            connection-failed
 
+Bad values are also ``ValueError``s, as in Python and in the reference client (whose callers
+catch ``ValueError`` for an unknown message type or a malformed frame): InvalidArgument,
+MetadataTooLarge, every FrameError, InvalidJSON and InvalidPayload.
+
 An unknown *encoding* or *message type* named by our own caller is reported with the same
 class as one named by a peer: the code is what programs compare, the branch is a hint.
 
@@ -107,7 +111,7 @@ class InvalidArgument(LocalError, ValueError):
     code = "invalid-argument"
 
 
-class MetadataTooLarge(LocalError):
+class MetadataTooLarge(LocalError, ValueError):
     """Frame metadata does not fit the 255-byte field, even compressed."""
 
     code = "metadata-too-large"
@@ -155,7 +159,7 @@ class IdentityError(LocalError):
     code = "identity-error"
 
 
-class FrameError(RemoteError):
+class FrameError(RemoteError, ValueError):
     """A binary frame could not be decoded."""
 
     code = "frame-error"
@@ -191,13 +195,13 @@ class PayloadTooLarge(FrameError):
     code = "payload-too-large"
 
 
-class InvalidJSON(RemoteError):
+class InvalidJSON(RemoteError, ValueError):
     """Text that should be JSON is not JSON (or not UTF-8)."""
 
     code = "invalid-json"
 
 
-class InvalidPayload(RemoteError):
+class InvalidPayload(RemoteError, ValueError):
     """Well-formed JSON that breaks the message schema."""
 
     code = "invalid-payload"

@@ -17,6 +17,7 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: b
 from bench.common.paths import BENCH
 from bench.common.worker import oracle_python
 from hivemind_client import Message
+from hivemind_client.identity import NodeIdentity
 from hivemind_client.sync.client import HiveMessageBusClient
 from tests.e2e.hubs import DEFAULT_PASSWORD, RunningHub
 
@@ -50,11 +52,18 @@ def ours(port: int, key: str, connects: int, roundtrips: int) -> dict[str, list[
     connect_times = []
     client = None
     speaks: queue.Queue[Message] = queue.Queue()
+    # an identity of the run's own, not the user's ~/.config one
+    identity = NodeIdentity(Path(tempfile.mkdtemp(prefix="bench-identity-")) / "_identity.json")
     for _ in range(connects):
         if client is not None:
             client.close()
         client = HiveMessageBusClient(
-            key=key, password=DEFAULT_PASSWORD, host="127.0.0.1", port=port, useragent="bench-ours"
+            key=key,
+            password=DEFAULT_PASSWORD,
+            host="127.0.0.1",
+            port=port,
+            useragent="bench-ours",
+            identity=identity,
         )
         client.on_mycroft("speak", speaks.put)
         started = time.perf_counter()

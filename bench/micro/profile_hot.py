@@ -15,6 +15,7 @@ import argparse
 import cProfile
 import pstats
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,7 @@ from hivemind_client import (
     encode_binary,
 )
 from hivemind_client.core.links import LegacyLink, NoiseLink
+from hivemind_client.identity import NodeIdentity
 from hivemind_client.satellite.core import MessageArrived
 from hivemind_client.security.aead import (
     open_binary,
@@ -67,7 +69,10 @@ def paths(size: int) -> dict[str, Callable[[], object]]:
     link = LegacyLink(KEY, CIPHER, ENCODING, binarize=False, compress=None, nonce_window=0)
     speak = HiveMessage("bus", Message("speak", {"utterance": "x" * max(0, size - 120)}, {}))
     wire = link.outgoing(speak)[0]
-    client = HiveMessageBusClient(key="profile", password="x", host="127.0.0.1", port=1)
+    identity = NodeIdentity(Path(tempfile.mkdtemp(prefix="profile-identity-")) / "_identity.json")
+    client = HiveMessageBusClient(
+        key="profile", password="x", host="127.0.0.1", port=1, identity=identity
+    )
     client.on_mycroft("speak", lambda _message: None)
 
     def receive() -> None:

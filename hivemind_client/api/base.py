@@ -8,26 +8,46 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from hivemind_client.api.handlers import BinaryDataCallbacks, HandlerRegistry, LocalBus
+from hivemind_client.api.handlers import (
+    BinaryDataCallbacks,
+    ClientEvents,
+    HandlerRegistry,
+    LocalBus,
+)
 from hivemind_client.core.links import DEFAULT_NONCE_WINDOW
-from hivemind_client.core.reconnect import ReconnectPolicy
+from hivemind_client.core.reconnect import GiveUp, ReconnectPolicy, Retry
 from hivemind_client.core.session import (
     DEFAULT_MAX_HANDSHAKE_MESSAGE,
 )
 from hivemind_client.core.url import build_url
-from hivemind_client.errors import IdentityError, InvalidArgument
+from hivemind_client.errors import HandshakeFailed, IdentityError, InvalidArgument
+from hivemind_client.identity.node_identity import NodeIdentity
 from hivemind_client.identity.stores import IdentityNoiseStore, MemoryNoiseStore, NoiseKeyStore
-from hivemind_client.satellite.core import ConnectionInfo, SatelliteConfig, SatelliteCore
+from hivemind_client.satellite.core import (
+    Connected,
+    ConnectionEnded,
+    ConnectionInfo,
+    Output,
+    SatelliteConfig,
+    SatelliteCore,
+)
 from hivemind_client.satellite.hivemap import HiveMapper
 from hivemind_client.satellite.routing import SatelliteRouter
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
 
-__all__ = ["DEFAULT_RECONNECT", "DEFAULT_USERAGENT", "ClientBase"]
+__all__ = [
+    "DEFAULT_RECONNECT",
+    "DEFAULT_USERAGENT",
+    "ClientBase",
+    "lifecycle_events",
+    "resolve_identity",
+]
 
 DEFAULT_USERAGENT = "HiveMessageBusClientV0.0.1"
 DEFAULT_RECONNECT = ReconnectPolicy()
@@ -70,8 +90,10 @@ class ClientBase(HandlerRegistry):
         accept_untrusted_intercom: bool = False,
         ciphers: Sequence[str] | None = None,
         encodings: Sequence[str] | None = None,
+        app_name: str | None = None,
     ) -> None:
         super().__init__()
+        identity = resolve_identity(identity, app_name)
         self.identity = identity
         self.key = key or _identity_value(identity, "access_key", "key")
         self.password = password or _identity_value(identity, "password")
@@ -90,6 +112,10 @@ class ClientBase(HandlerRegistry):
         self.compress = compress
         self.binarize = binarize
         self.internal_bus = internal_bus if internal_bus is not None else LocalBus()
+        self.emitter = ClientEvents()
+        """open / close / reconnecting / auth_rejected, as an OVOS bus client's emitter."""
+        self.connected_event = threading.Event()
+        """Set while a session is established (an OVOS bus client's ``connected_event``)."""
         self.bin_callbacks = bin_callbacks or BinaryDataCallbacks()
         self.handshake_timeout = handshake_timeout
         self.reconnect = reconnect
@@ -204,6 +230,44 @@ class ClientBase(HandlerRegistry):
         if self._own_noise_key is None:
             self._own_noise_key = secrets.token_bytes(32)
         return self._own_noise_key
+
+
+def lifecycle_events(output: Output) -> list[tuple[str, tuple[object, ...]]]:
+    """The ``emitter`` events one core output means, in order (shared by every driver)."""
+    if isinstance(output, Connected):
+        return [("open", ())]
+    if not isinstance(output, ConnectionEnded):
+        return []
+    events: list[tuple[str, tuple[object, ...]]] = [("close", ())]
+    outcome = output.outcome
+    if isinstance(outcome, Retry):
+        events.append(("reconnecting", ()))
+    elif isinstance(outcome, GiveUp) and _is_refusal(outcome):
+        events.insert(0, ("auth_rejected", (str(outcome.reason),)))
+    return events
+
+
+def _is_refusal(outcome: GiveUp) -> bool:
+    """The hub refused who we are (a wrong password, an unknown key, a refused static key)."""
+    return isinstance(outcome.reason, HandshakeFailed) or outcome.close_code == _POLICY_VIOLATION
+
+
+_POLICY_VIOLATION = 1008
+
+
+def resolve_identity(identity: Any, app_name: str | None = None) -> Any:
+    """The identity a client uses: the one given, else the identity file, as the reference does.
+
+    Without an identity the client reads the shared ``<config>/hivemind/_identity.json`` (or,
+    with ``app_name``, that application's own file, falling back to the shared one while it has
+    none). Its Noise static key is kept there, so every client and every run with that identity
+    presents the same key to a v3 hub, which pins the first key it sees per access key.
+    """
+    if identity is not None:
+        if app_name is not None:
+            raise InvalidArgument("pass identity=... or app_name=..., not both")
+        return identity
+    return NodeIdentity(app_name=app_name)
 
 
 def _has(identity: Any, attribute: str) -> bool:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike
@@ -15,11 +15,13 @@ from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageTyp
 
 __all__ = [
     "BinaryDataCallbacks",
+    "ClientEvents",
     "Handler",
     "HandlerRegistry",
     "LocalBus",
     "deliver_binary",
     "hive_message_of_type",
+    "message_of_type",
     "mycroft_message_of_type",
     "payload_matcher",
     "response_matcher",
@@ -63,6 +65,11 @@ class LocalBus:
         with self._lock, contextlib.suppress(ValueError):
             self._handlers[msg_type].remove(handler)
 
+    def remove_all_listeners(self, msg_type: str) -> None:
+        """Stop calling every handler of this type."""
+        with self._lock:
+            self._handlers.pop(msg_type, None)
+
     def emit(self, message: Any) -> None:
         """Deliver to the handlers of its type, then to the catch-all ``message`` handlers."""
         with self._lock:
@@ -74,6 +81,69 @@ class LocalBus:
                 handler(message)
             except Exception:
                 LOG.exception("bus handler for %s failed", message.msg_type)
+
+
+class ClientEvents:
+    """``client.emitter``: the connection's life as an OVOS bus client reports it.
+
+    Events: ``open`` (a session is established: messages can be sent), ``close`` (a
+    connection ended), ``reconnecting`` (another connection will be tried), ``auth_rejected``
+    (the hub refused our credentials, with the reason; nothing more is tried). Code written
+    for ``ovos_bus_client.MessageBusClient`` or the reference registers with ``emitter.on``.
+    Handlers run on the client's dispatcher thread; one that fails is logged.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def on(self, event: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Call ``handler(*args)`` every time ``event`` happens (returns it: usable as a decorator)."""
+        with self._lock:
+            self._handlers[event].append(handler)
+        return handler
+
+    add_listener = on
+
+    def once(self, event: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Call ``handler`` the next time ``event`` happens only."""
+
+        def wrapper(*args: Any) -> None:
+            self.remove(event, wrapper)
+            handler(*args)
+
+        self.on(event, wrapper)
+        return handler
+
+    def remove(self, event: str, handler: Callable[..., Any]) -> None:
+        """Stop calling ``handler`` for ``event``."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._handlers[event].remove(handler)
+
+    remove_listener = remove
+
+    def remove_all_listeners(self, event: str | None = None) -> None:
+        """Forget the handlers of ``event`` (of every event with no argument)."""
+        with self._lock:
+            if event is None:
+                self._handlers.clear()
+            else:
+                self._handlers.pop(event, None)
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The handlers registered for ``event``."""
+        with self._lock:
+            return list(self._handlers.get(event, ()))
+
+    def emit(self, event: str, *args: Any) -> bool:
+        """Call the handlers of ``event``; True when there was one."""
+        handlers = self.listeners(event)
+        for handler in handlers:
+            try:
+                handler(*args)
+            except Exception:
+                LOG.exception("%s handler failed", event)
+        return bool(handlers)
 
 
 class BinaryDataCallbacks:
@@ -160,6 +230,16 @@ class HandlerRegistry:
         if name not in _HIVE_TYPES:
             self.internal_bus.remove(name, func)
 
+    def remove_all_listeners(self, event_name: str | HiveMessageType) -> None:
+        """Undo every ``on``/``once`` for this name (an OVOS bus's method)."""
+        name = type_name(event_name)
+        with self._handlers_lock:
+            self._handlers.pop(name, None)
+        if name not in _HIVE_TYPES:
+            bus_remove_all = getattr(self.internal_bus, "remove_all_listeners", None)
+            if callable(bus_remove_all):
+                bus_remove_all(name)
+
     def on_mycroft(self, mycroft_msg_type: str, func: Handler) -> None:
         """Handle OVOS messages of this type arriving from the hub (on the internal bus)."""
         self.internal_bus.on(mycroft_msg_type, func)
@@ -221,18 +301,36 @@ def hive_message_of_type(message_type: str | HiveMessageType) -> Callable[[Any],
     return lambda m: isinstance(m, HiveMessage) and m.msg_type.value == wanted
 
 
-def mycroft_message_of_type(mycroft_msg_type: str) -> Callable[[Any], bool]:
-    """``wait_for_mycroft``: the next OVOS message of this type from the hub."""
-    return lambda m: isinstance(m, Message) and m.msg_type == mycroft_msg_type
+def mycroft_message_of_type(mycroft_msg_type: str | Sequence[str]) -> Callable[[Any], bool]:
+    """``wait_for_mycroft``: the next OVOS message of this type (or of any of these) from the hub."""
+    wanted = {mycroft_msg_type} if isinstance(mycroft_msg_type, str) else set(mycroft_msg_type)
+    return lambda m: isinstance(m, Message) and m.msg_type in wanted
+
+
+def message_of_type(message_type: str | HiveMessageType) -> Callable[[Any], bool]:
+    """``wait_for_message``: a HiveMessage type names a HiveMessage; any other name is an OVOS
+    message type (as on an OVOS bus, where ``wait_for_message("speak")`` is common)."""
+    name = type_name(message_type)
+    if name in _HIVE_TYPES:
+        return hive_message_of_type(name)
+    return mycroft_message_of_type(name)
 
 
 def response_matcher(
-    message: HiveMessage | MessageLike, reply_type: str | None = None
+    message: HiveMessage | MessageLike,
+    reply_type: str | HiveMessageType | Sequence[str] | None = None,
 ) -> Callable[[Any], bool]:
-    """``wait_for_response``: ``<type>.response`` (or ``reply_type``) for an OVOS message, the
-    same HiveMessage type (or ``reply_type``) for a HiveMessage."""
+    """``wait_for_response``: ``<type>.response`` (or ``reply_type``, one name or a list, as
+    an OVOS bus takes) for an OVOS message, the same HiveMessage type (or ``reply_type``) for
+    a HiveMessage."""
     if isinstance(message, HiveMessage):
-        return hive_message_of_type(reply_type or message.msg_type.value)
+        if reply_type is None:
+            return hive_message_of_type(message.msg_type)
+        if isinstance(reply_type, str | HiveMessageType):
+            return message_of_type(reply_type)
+        return mycroft_message_of_type(reply_type)
+    if isinstance(reply_type, HiveMessageType):
+        return hive_message_of_type(reply_type)
     return mycroft_message_of_type(reply_type or f"{message.msg_type}.response")
 
 

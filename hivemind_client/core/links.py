@@ -14,6 +14,7 @@ from hivemind_client.errors import (
     AuthenticationFailed,
     InvalidArgument,
     InvalidPayload,
+    MetadataTooLarge,
     PayloadTooLarge,
 )
 from hivemind_client.security.aead import (
@@ -116,10 +117,15 @@ class _Framing:
         """The binary frame for BINARY (and for everything but HELLO/HANDSHAKE/INTERCOM when
         binarized); None: the message travels as JSON text."""
         msg_type = message.msg_type
-        if msg_type is HiveMessageType.BINARY or (
-            self.binarize and msg_type not in TEXT_ONLY_TYPES
-        ):
-            return encode_binary(message, compress=self.compress)
+        if msg_type is HiveMessageType.BINARY:
+            return encode_binary(message, compress=self.compress)  # no text form: may raise
+        if self.binarize and msg_type not in TEXT_ONLY_TYPES:
+            try:
+                return encode_binary(message, compress=self.compress)
+            except MetadataTooLarge:
+                # the frame's metadata field holds 255 bytes even compressed; the text frame
+                # has no such limit (the wire spec's last remedy, as the reference does)
+                return None
         return None
 
     def _decode_frame(self, frame: bytes) -> HiveMessage:

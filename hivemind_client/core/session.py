@@ -86,6 +86,7 @@ from hivemind_client.security.hivemind_noise import (
 from hivemind_client.security.legacy_handshake import (
     Negotiation,
     PasswordHandshake,
+    RsaHandshake,
     client_handshake_payload,
 )
 from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS, decode_json
@@ -153,6 +154,9 @@ class SessionConfig:
     crypto_key: bytes | None = None
     site_id: str = "unknown"
     public_key_pem: str | None = None
+    private_key_pem: str | None = None
+    """Our RSA private key: with no password, the hub's RSA handshake (if it offers one) keys
+    the link with it."""
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     """Hubs disconnect non-admin clients that ask for the 'default' session: use our own id."""
     session_data: dict[str, Any] = field(default_factory=dict)
@@ -222,6 +226,7 @@ class ClientSession:
         self._deadline: float | None = now + config.handshake_timeout
         self._now = now
         self._password: tuple[PasswordHandshake, Negotiation] | None = None
+        self._rsa: tuple[RsaHandshake, Negotiation] | None = None
         self._noise: _NoiseAttempt | None = None
         self._pending_completion: HandshakeCompleted | None = None
         self._retry_now = False  # the next attempt can succeed at once (PSK or pattern changed)
@@ -406,7 +411,21 @@ class ClientSession:
                 self.config.crypto_key, Cipher.AES_GCM, TextEncoding.JSON_HEX, 0, "pre-shared-key"
             )
             return
-        raise HandshakeFailed("no password and no pre-shared key: the hub cannot key this link")
+        if self._rsa_possible():
+            self._start_rsa(str(self.config.private_key_pem))
+            return
+        raise HandshakeFailed(
+            "no password, no pre-shared key and no RSA handshake (the hub offers none, or we have"
+            " no RSA key): the hub cannot key this link"
+        )
+
+    def _rsa_possible(self) -> bool:
+        """No password: a hub that offers its RSA handshake keys the link with our RSA key."""
+        return bool(
+            self.hub_offer.get("handshake")
+            and self.config.private_key_pem
+            and isinstance(self.hub_hello.get("pubkey"), str)
+        )
 
     def _refuse_below_v3(self, why: str) -> None:
         """The downgrade rule, checked before anything derived from the password is sent."""
@@ -423,6 +442,8 @@ class ClientSession:
             version = 2 if self.hub_offer.get("binarize") else 1
         elif self.config.crypto_key:
             version = 0
+        elif self._rsa_possible():
+            version = 2 if self.hub_offer.get("binarize") else 1
         else:
             return  # nothing to send: _on_offer refuses the offer with its own error
         floor = self.config.min_protocol_version
@@ -437,6 +458,8 @@ class ClientSession:
             self._on_noise_answer(self._noise, answer)
         elif self._password is not None:
             self._on_password_answer(*self._password, answer)
+        elif self._rsa is not None:
+            self._on_rsa_answer(*self._rsa, answer)
         else:  # unreachable: AWAITING_HANDSHAKE is entered with one of the two
             raise NotConnected("no handshake in progress")
 
@@ -470,6 +493,31 @@ class ClientSession:
         cipher, encoding = negotiation.accept(answer)
         version = 2 if self.hub_offer.get("binarize") else 1
         self._complete(key, cipher, encoding, version, "password")
+
+    # -- protocol v1/v2 without a password: the RSA handshake ------------------------------------
+    def _start_rsa(self, private_pem: str) -> None:
+        exchange = RsaHandshake(private_pem)
+        negotiation = Negotiation(
+            _names(Cipher, self.config.ciphers, "cipher"),
+            _names(TextEncoding, self.config.encodings, "encoding"),
+        )
+        self._rsa = (exchange, negotiation)
+        request = client_handshake_payload(
+            negotiation, binarize=self.config.binarize, pubkey=exchange.public_pem
+        )
+        self._send_cleartext(HiveMessage(HiveMessageType.HANDSHAKE, request))
+        self.state = SessionState.AWAITING_HANDSHAKE
+
+    def _on_rsa_answer(
+        self, exchange: RsaHandshake, negotiation: Negotiation, answer: dict[str, Any]
+    ) -> None:
+        hub_key = self.hub_hello.get("pubkey")
+        if not isinstance(hub_key, str):  # unreachable: _rsa_possible checked it
+            raise HandshakeFailed("the hub's HELLO has no RSA key to check its envelope with")
+        key = exchange.receive(answer.get("envelope"), hub_key)
+        cipher, encoding = negotiation.accept(answer)
+        version = 2 if self.hub_offer.get("binarize") else 1
+        self._complete(key, cipher, encoding, version, "rsa")
 
     def _complete(self, key: bytes, cipher: str, encoding: str, version: int, kind: str) -> None:
         binarize = bool(self.hub_offer.get("binarize")) and self.config.binarize

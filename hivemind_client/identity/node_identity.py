@@ -67,7 +67,9 @@ __all__ = [
     "RSA_KEY_BITS",
     "IdentityError",
     "NodeIdentity",
+    "APP_NAME_PATTERN",
     "default_identity_path",
+    "identity_path_for",
     "normalize_public_key",
     "public_key_fingerprint",
 ]
@@ -106,6 +108,10 @@ _STRING_FIELDS = (
 _MAPPING_FIELDS = ("trusted_keys", "pinned_noise_keys")
 
 
+APP_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""What an application name may be: one plain path segment (the reference's rule)."""
+
+
 def default_identity_path() -> Path:
     """``$XDG_CONFIG_HOME/hivemind/_identity.json``, or ``~/.config/hivemind/_identity.json``.
 
@@ -120,16 +126,62 @@ def default_identity_path() -> Path:
     return Path(base) / "hivemind" / IDENTITY_FILENAME
 
 
+def identity_path_for(app_name: str | None, *, shared_fallback: bool = True) -> Path:
+    """The identity file of an application: ``<config>/hivemind/<app_name>/_identity.json``.
+
+    Two applications of one user are two nodes (one static key each). While the application
+    has no file of its own and the shared one exists, ``shared_fallback`` reads the shared
+    file instead, as the reference does, so a node provisioned before the application named
+    itself keeps working. ``app_name=None`` is the shared file.
+    """
+    shared = default_identity_path()
+    if app_name is None:
+        return shared
+    if not isinstance(app_name, str) or not APP_NAME_PATTERN.fullmatch(app_name):
+        raise InvalidArgument(
+            "app_name must be letters, digits, '.', '_' or '-', start with a letter or digit"
+            f" and be at most 64 characters: {app_name!r}"
+        )
+    own = shared.parent / app_name / shared.name
+    if shared_fallback and not own.is_file() and shared.is_file():
+        _log.warning(
+            "%r has no identity file at %s and reads the shared %s; give it its own with"
+            " 'hivemind-client --app %s set-identity ...'",
+            app_name,
+            own,
+            shared,
+            app_name,
+        )
+        return shared
+    return own
+
+
 class NodeIdentity:
     """This node's identity file and keys (see the module docstring for the fields).
 
-    ``path`` overrides the default location. A missing file is an empty identity; it is written
-    by :meth:`save` or when keys are first generated. A file that exists but does not parse
-    raises :class:`IdentityError` rather than silently minting a new identity.
+    ``path`` overrides the default location; ``app_name`` names a per-application identity
+    (see :func:`identity_path_for`; not with ``path``). A missing file is an empty identity; it
+    is written by :meth:`save` or when keys are first generated. A file that exists but does
+    not parse raises :class:`IdentityError` rather than silently minting a new identity.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self._path = Path(path) if path is not None else default_identity_path()
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        app_name: str | None = None,
+        shared_fallback: bool = True,
+    ) -> None:
+        if path is not None and app_name is not None:
+            raise InvalidArgument("pass an identity path or app_name, not both")
+        self.app_name = app_name
+        self._path = (
+            Path(path)
+            if path is not None
+            else identity_path_for(app_name, shared_fallback=shared_fallback)
+        )
+        self.uses_shared_fallback = app_name is not None and self._path == default_identity_path()
+        """True when a named application reads the shared file (it has none of its own yet)."""
         self._lock = threading.RLock()
         self._data: dict[str, Any] = {}
         self._private_pem: str | None = None

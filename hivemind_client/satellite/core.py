@@ -312,6 +312,7 @@ class SatelliteCore:
             site_id=self.config.site_id,
             session_id=self.config.session_id,
             public_key_pem=self.config.public_key_pem,
+            private_key_pem=self.config.private_key_pem,
             binarize=self.config.binarize,
             compress=self.config.compress,
             handshake_timeout=self.config.handshake_timeout,

@@ -178,7 +178,9 @@ class RouterIdentity(TrustStore, Protocol):
 
 
 def origin_of(message: HiveMessage) -> str | None:
-    """Where a routed message entered the mesh: the first hop's source, else ``source_peer``."""
+    """Where a routed message entered the mesh: the first hop's source, else ``source_peer``
+    (set by this node from its connection: decoding drops a peer-written one). A
+    ``source_peer`` written inside the wrapped payload is the sender's claim and not used."""
     routes: list[Any] = [message.route]
     raw = message.raw_payload
     if isinstance(raw, dict):
@@ -190,13 +192,7 @@ def origin_of(message: HiveMessage) -> str | None:
             source = hop.get("source") if isinstance(hop, dict) else None
             if isinstance(source, str) and 0 < len(source) <= _MAX_NAME_LENGTH:
                 return source
-    if message.source_peer:
-        return message.source_peer
-    if isinstance(raw, dict):
-        inner_source = raw.get("source_peer")
-        if isinstance(inner_source, str) and inner_source:
-            return inner_source
-    return None
+    return message.source_peer or None
 
 
 class SatelliteRouter:

@@ -64,6 +64,7 @@ __all__ = [
     "open_json_with_nonce",
     "preferred_ciphers",
     "seal_binary",
+    "seal_binary_with_nonce",
     "seal_json",
     "seal_json_with_nonce",
 ]
@@ -322,6 +323,20 @@ def seal_binary(data: _Bytes, key: _Bytes, *, cipher: str = DEFAULT_CIPHER) -> b
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidArgument(f"data must be bytes, not {type(data).__name__}")
     return engine.seal_blob(os.urandom(engine.nonce_size), data)
+
+
+def seal_binary_with_nonce(
+    data: _Bytes, key: _Bytes, nonce: _Bytes, *, cipher: str = DEFAULT_CIPHER
+) -> bytes:
+    """:func:`seal_binary` with a nonce the caller chose (APIs that take one, such as the
+    reference's ``encrypt_AES``); a nonce of the wrong size is InvalidKeySize. The caller must
+    never reuse a nonce with the same key."""
+    engine = _engine(cipher, key)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidArgument(f"data must be bytes, not {type(data).__name__}")
+    if not isinstance(nonce, bytes | bytearray | memoryview) or len(nonce) != engine.nonce_size:
+        raise InvalidKeySize(f"{cipher} needs a {engine.nonce_size}-byte nonce")
+    return engine.seal_blob(bytes(nonce), data)
 
 
 def open_binary(blob: _Bytes, key: _Bytes, *, cipher: str = DEFAULT_CIPHER) -> bytes:

@@ -19,16 +19,21 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from hivemind_client.api.base import DEFAULT_RECONNECT, DEFAULT_USERAGENT, ClientBase
+from hivemind_client.api.base import (
+    DEFAULT_RECONNECT,
+    DEFAULT_USERAGENT,
+    ClientBase,
+    lifecycle_events,
+)
 from hivemind_client.api.handlers import (
     BinaryDataCallbacks,
     Handler,
     LocalBus,
     deliver_binary,
-    hive_message_of_type,
+    message_of_type,
     mycroft_message_of_type,
     payload_matcher,
     response_matcher,
@@ -82,8 +87,21 @@ class _Job:
         self.size = size
 
 
+class _Emit:
+    """An ``emitter`` event, run on the dispatcher in order with the messages around it."""
+
+    __slots__ = ("args", "event")
+
+    def __init__(self, event: str, args: tuple[object, ...]) -> None:
+        self.event = event
+        self.args = args
+
+
 class HiveMessageBusClient(ClientBase):
     """A HiveMind satellite connection: handshake, messages both ways, reconnects."""
+
+    AUTH_REJECTED_CLOSE_CODE = 1008
+    """The close code with which a hub refuses credentials (before a session exists)."""
 
     def _init_driver(self) -> None:
         self._dispatch: queue.Queue[_Job] = queue.Queue(self._max_pending_handlers)
@@ -97,6 +115,7 @@ class HiveMessageBusClient(ClientBase):
         self._ended = threading.Event()
         self._gave_up: HiveMindError | None = None
         self._closed = False
+        self._echoing = threading.local()  # our own BUS message on the internal bus: not shared
         if self.share_bus:
             self.internal_bus.on("message", self._share)
 
@@ -105,17 +124,84 @@ class HiveMessageBusClient(ClientBase):
         """True while the session is established."""
         return self._transport is not None and self._transport.ready
 
+    @property
+    def started_running(self) -> bool:
+        """True once ``connect``/``run_in_thread`` started the connection (an OVOS bus's flag)."""
+        return self._transport is not None
+
     def connect(self, site_id: str | None = None, timeout: float = 15.0) -> ConnectionInfo:
         """Connect and complete the handshake; raise a clear HiveMindError if that fails.
 
         ``info.protocol_version`` says what was negotiated: 1 (2 with binary frames) with a
         legacy hub, 3 (Noise) with hivemind-core 5.x. A v3 attempt that failed with a cached
         PSK or with KKpsk0 is retried once at once, with the PSK derived again and XXpsk2.
+        ``connected_event`` is set when this returns.
         """
         if self._transport is not None:
             raise InvalidArgument("already connected; close() first")
         if site_id:
             self.site_id = site_id
+        self._start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            if self._ended.is_set():
+                error = self._gave_up or ConnectionFailedError("the connection ended")
+                self._stop_transport()
+                raise error
+            if time.monotonic() >= deadline:
+                self._stop_transport()
+                raise ConnectionFailedError(f"no session with {self.host} within {timeout:g} s")
+        info = self.info
+        if info is None:  # pragma: no cover - set before _ready
+            raise ConnectionFailedError("handshake finished without details")
+        return info
+
+    def run_in_thread(self) -> threading.Thread:
+        """Start connecting in the background and return at once (an OVOS bus's method).
+
+        ``connected_event`` is set once the session is established; ``emitter`` reports
+        ``open``, ``close``, ``reconnecting`` and ``auth_rejected``. A connection that fails
+        before its first session is not retried (``auth_rejected`` or ``close`` says so).
+        """
+        if self._transport is None:
+            self._start()
+        thread = self._transport._thread if self._transport is not None else None
+        if thread is None:  # pragma: no cover - _start always starts it
+            raise ConnectionFailedError("the connection did not start")
+        return thread
+
+    def run_forever(self) -> None:
+        """Connect (unless already started) and block until the client is closed or gives up."""
+        if self._transport is None:
+            self._start()
+        while not self._closed and not self._ended.wait(0.1):
+            pass
+
+    def wait_for_handshake(self, timeout: float = 5.0, max_retries: int | None = None) -> bool:
+        """Wait until a session is established; False after ``timeout`` seconds (the
+        reference's method; ``max_retries`` is accepted for it and not needed here, where
+        a refused handshake ends the attempt instead of being retried)."""
+        del max_retries
+        return self._ready.wait(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``close()`` was called: nothing will be reconnected."""
+        return self._closed
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """True: ``emit`` writes before it returns (or queues for the reconnect), so nothing
+        is pending in a sender (an OVOS bus's method)."""
+        del timeout
+        return True
+
+    def close_connection(self) -> None:
+        """Drop the current connection and reconnect (``close()`` stops for good)."""
+        transport = self._transport
+        if transport is not None:
+            transport.drop()
+
+    def _start(self) -> None:
         noise_key = self._noise_private_key()
         with self._lock:
             self._core.config = self._satellite_config(noise_key)
@@ -135,19 +221,6 @@ class HiveMessageBusClient(ClientBase):
         )
         self._lock = self._transport.lock
         self._transport.start()
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.05):
-            if self._ended.is_set():
-                error = self._gave_up or ConnectionFailedError("the connection ended")
-                self._stop_transport()
-                raise error
-            if time.monotonic() >= deadline:
-                self._stop_transport()
-                raise ConnectionFailedError(f"no session with {self.host} within {timeout:g} s")
-        info = self.info
-        if info is None:  # pragma: no cover - set before _ready
-            raise ConnectionFailedError("handshake finished without details")
-        return info
 
     def close(self) -> None:
         """Close the connection and stop every thread this client started."""
@@ -171,6 +244,7 @@ class HiveMessageBusClient(ClientBase):
         if transport is not None:
             transport.close()
         self._ready.clear()
+        self.connected_event.clear()
 
     def __enter__(self) -> HiveMessageBusClient:
         return self
@@ -180,14 +254,21 @@ class HiveMessageBusClient(ClientBase):
 
     # -- what the core asks for (reader thread) ---------------------------------------------------
     def _on_outputs(self, outputs: list[Output]) -> None:
-        work: list[tuple[Output, list[Handler]]] = []
+        work: list[tuple[Output | _Emit, list[Handler]]] = []
         for output in outputs:
+            events: list[tuple[Output | _Emit, list[Handler]]] = [
+                (_Emit(name, args), []) for name, args in lifecycle_events(output)
+            ]
             if isinstance(output, WaiterMatched):
                 output.waiter.token.set()
             elif isinstance(output, Connected):
                 self._ready.set()
+                self.connected_event.set()
+                work.extend(events)
             elif isinstance(output, ConnectionEnded):
                 self._ready.clear()
+                self.connected_event.clear()
+                work.extend(events)
                 if isinstance(output.outcome, GiveUp):
                     self._gave_up = output.outcome.reason
                     self._ended.set()
@@ -225,10 +306,12 @@ class HiveMessageBusClient(ClientBase):
             self._pending_bytes -= job.size
             self._pending.notify_all()
 
-    def _run_work(self, work: list[tuple[Output, list[Handler]]]) -> None:
+    def _run_work(self, work: list[tuple[Output | _Emit, list[Handler]]]) -> None:
         """On the dispatcher: messages are routed here, in order, then their handlers run."""
         for output, handlers in work:
-            if isinstance(output, RunHandlers):
+            if isinstance(output, _Emit):
+                self.emitter.emit(output.event, *output.args)
+            elif isinstance(output, RunHandlers):
                 self._call_handlers(output.name, output.argument, handlers)
             elif isinstance(output, MessageArrived):
                 transport = self._transport
@@ -254,8 +337,28 @@ class HiveMessageBusClient(ClientBase):
     def emit(
         self, message: HiveMessage | MessageLike, binary_type: BinaryPayloadType | int | None = None
     ) -> None:
-        """Send a HiveMessage, or an OVOS message as BUS (routing context added as the reference does)."""
-        self._send_or_queue(self._core.prepare(message, binary_type))
+        """Send a HiveMessage, or an OVOS message as BUS (routing context added as the reference does).
+
+        A BUS message also goes to the local handlers (``internal_bus``), as on an OVOS bus,
+        where every client hears what it emits: a satellite's own services (PHAL plugins, the
+        listener, playback) talk to each other through this client.
+        """
+        prepared = self._core.prepare(message, binary_type)
+        self._send_or_queue(prepared)
+        if prepared.msg_type is HiveMessageType.BUS:
+            self._echo(prepared)
+
+    def _echo(self, message: HiveMessage) -> None:
+        payload = message.payload
+        if not isinstance(payload, Message):
+            return
+        self._echoing.active = True
+        try:
+            self.internal_bus.emit(payload)
+        except Exception:
+            LOG.exception("a local handler of %s failed", payload.msg_type)
+        finally:
+            self._echoing.active = False
 
     def emit_mycroft(self, message: MessageLike) -> None:
         """Send an OVOS message as BUS."""
@@ -273,6 +376,8 @@ class HiveMessageBusClient(ClientBase):
             transport.send(message)
 
     def _share(self, message: Any) -> None:
+        if getattr(self._echoing, "active", False):
+            return  # our own emit: the hub has it already, as BUS
         with contextlib.suppress(NotConnected, QueueFull):
             self._send_or_queue(self._core.shared_bus_message(message))
 
@@ -346,10 +451,14 @@ class HiveMessageBusClient(ClientBase):
 
     def wait_for_message(
         self, message_type: str | HiveMessageType, timeout: float = 3.0
-    ) -> HiveMessage | None:
-        """The next HiveMessage of this type, or None after ``timeout`` seconds."""
-        found = self._wait(hive_message_of_type(message_type), timeout)
-        return found if isinstance(found, HiveMessage) else None
+    ) -> HiveMessage | Message | None:
+        """The next HiveMessage of this type, or None after ``timeout`` seconds.
+
+        Any name that is not a HiveMessage type is an OVOS message type, as on an OVOS bus:
+        ``wait_for_message("speak")`` returns the next ``speak`` from the hub.
+        """
+        found = self._wait(message_of_type(message_type), timeout)
+        return found if isinstance(found, HiveMessage | Message) else None
 
     def wait_for_mycroft(self, mycroft_msg_type: str, timeout: float = 3.0) -> Message | None:
         """The next OVOS message of this type arriving from the hub, or None."""
@@ -359,10 +468,11 @@ class HiveMessageBusClient(ClientBase):
     def wait_for_response(
         self,
         message: HiveMessage | MessageLike,
-        reply_type: str | None = None,
+        reply_type: str | HiveMessageType | Sequence[str] | None = None,
         timeout: float = 3.0,
     ) -> Message | HiveMessage | None:
-        """Send ``message`` and wait for its reply (default ``<type>.response``, or the same HiveMessageType)."""
+        """Send ``message`` and wait for its reply (default ``<type>.response``, or the same
+        HiveMessageType); ``reply_type`` may list several OVOS types, as on an OVOS bus."""
         found = self._wait(response_matcher(message, reply_type), timeout, message)
         return found if isinstance(found, Message | HiveMessage) else None
 

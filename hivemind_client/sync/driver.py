@@ -164,6 +164,12 @@ class WebsocketDriver:
                     abort(ws)
             return outputs
 
+    def drop(self) -> None:
+        """Close the current socket and let the core decide what comes next (a reconnect)."""
+        ws = self._ws
+        if ws is not None:
+            abort(ws)
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop reconnecting, close the socket, and wait for the reader thread."""
         self._stop.set()

@@ -32,6 +32,7 @@ __all__ = [
     "MAX_METADATA_SIZE",
     "Frame",
     "decode_frame",
+    "deflate",
     "encode_frame",
     "inflate",
     "type_code",
@@ -103,6 +104,13 @@ def inflate(data: bytes, limit: int = DEFAULT_MAX_INFLATED_SIZE) -> bytes:
     if inflater.unused_data:
         raise CorruptCompression("data follows the end of the zlib stream")
     return out
+
+
+def deflate(data: bytes) -> bytes:
+    """One zlib stream of ``data`` (what a compressed frame field holds)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidArgument(f"data must be bytes, not {type(data).__name__}")
+    return zlib.compress(data)
 
 
 def decode_frame(data: bytes, *, max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE) -> Frame:

@@ -9,6 +9,7 @@ against ``hivemind_bus_client`` keeps working; construction is stricter (every p
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "Message",
     "MessageLike",
     "as_ovos_dict",
+    "ovos_message_class",
     "encode_utf8_json",
     "json_encoder",
     "json_tree_copy",
@@ -390,10 +392,14 @@ class HiveMessage:
         return message
 
     @classmethod
-    def from_dict(cls, envelope: Mapping[str, Any]) -> HiveMessage:
+    def from_dict(cls, envelope: Mapping[str, Any], *, per_hop: bool = False) -> HiveMessage:
         """Build from an already validated JSON envelope.
 
-        BINARY has no JSON payload (the schema forbids one), so its payload is empty bytes here.
+        ``node`` and ``source_peer`` describe the previous hop and are what the receiving node
+        sets from its own connection, so they are dropped (as both reference clients drop
+        them): a peer cannot claim to be another by writing them. ``per_hop=True`` keeps them,
+        for code that inspects a frame as sent. BINARY has no JSON payload (the schema forbids
+        one), so its payload is empty bytes here.
         """
         msg_type = envelope.get("msg_type")
         if not isinstance(msg_type, str):
@@ -402,8 +408,8 @@ class HiveMessage:
         return cls(
             msg_type,
             b"" if binary else envelope.get("payload") or {},
-            node=envelope.get("node"),
-            source_peer=envelope.get("source_peer"),
+            node=envelope.get("node") if per_hop else None,
+            source_peer=envelope.get("source_peer") if per_hop else None,
             route=envelope.get("route"),
             target_site_id=envelope.get("target_site_id"),
             target_pubkey=envelope.get("target_pubkey"),
@@ -420,10 +426,18 @@ class HiveMessage:
     def payload(self) -> Any:
         """The payload as :class:`Message`, :class:`HiveMessage`, ``dict`` or ``bytes``.
 
-        A wrapping type that wraps nothing (decoded without a payload) gives None.
+        BUS and SHARED_BUS payloads are ``ovos_bus_client.Message`` objects when that package
+        is installed (code written for OVOS checks ``isinstance(..., Message)`` against it),
+        else this module's :class:`Message`. A wrapping type that wraps nothing (decoded
+        without a payload) gives None.
         """
         if self._msg_type in _BUS_TYPES:
-            return Message.deserialize(cast(JSONObject, self._payload))
+            raw = cast(JSONObject, self._payload)
+            ovos_message = ovos_message_class()
+            if ovos_message is not None:
+                bus = Message.deserialize(raw)
+                return ovos_message(bus.msg_type, bus.data, bus.context)
+            return Message.deserialize(raw)
         if self._msg_type in WRAPPER_TYPES:
             return HiveMessage.from_dict(cast(JSONObject, self._payload)) if self._payload else None
         return self._payload
@@ -460,8 +474,12 @@ class HiveMessage:
 
     @property
     def route(self) -> list[dict[str, Any]]:
-        """Hops this message took: ``[{"source": peer, "targets": [...]}, ...]``."""
-        return self._route
+        """Hops this message took: ``[{"source": peer, "targets": [...]}, ...]``.
+
+        Only hops that name their source count (the minimum a hop records, and what both
+        reference clients keep); entries without one are left out here and on the wire.
+        """
+        return [hop for hop in self._route if isinstance(hop, dict) and hop.get("source")]
 
     @property
     def node_id(self) -> str | None:
@@ -475,7 +493,11 @@ class HiveMessage:
 
     @property
     def target_peers(self) -> list[str]:
-        """Peers this node will send the message to (never serialized)."""
+        """Peers this node will send the message to (never serialized); with none named, the
+        peer it came from (an answer goes back where the question came from), as the
+        references do."""
+        if self._source_peer and not self._target_peers:
+            return [self._source_peer]
         return self._target_peers
 
     @property
@@ -502,7 +524,7 @@ class HiveMessage:
             "msg_type": self._msg_type.value,
             "payload": self._payload,
             "metadata": self._metadata,
-            "route": self._route,
+            "route": self.route,
             "node": self._node,
             "target_site_id": self._target_site_id,
             "target_pubkey": self._target_pubkey,
@@ -520,10 +542,59 @@ class HiveMessage:
 
     @staticmethod
     def deserialize(payload: str | bytes | Mapping[str, Any]) -> HiveMessage:
-        """Parse and validate a JSON envelope (text or mapping)."""
+        """Parse and validate a JSON envelope (text or mapping); ``node`` and ``source_peer``
+        are per hop and not kept (see :meth:`from_dict`)."""
         if isinstance(payload, str | bytes):
             return decode_json(payload)
         return message_from_dict(dict(payload))
+
+    @staticmethod
+    def from_wire(frame: str | bytes | Mapping[str, Any]) -> HiveMessage:
+        """Parse and validate a JSON envelope as sent, keeping ``node`` and ``source_peer``
+        (what a peer claims about the hop, never a trusted identity)."""
+        if isinstance(frame, str | bytes):
+            envelope = parse_json_object(frame)
+        elif isinstance(frame, Mapping):
+            envelope = dict(frame)
+        else:
+            raise InvalidPayload(f"a wire frame must be a JSON object, not {type(frame).__name__}")
+        validate_message(envelope)
+        return HiveMessage.from_dict(envelope, per_hop=True)
+
+    _KEEP: Any = object()
+
+    def forward(
+        self,
+        payload: Any = _KEEP,
+        msg_type: Any = _KEEP,
+        metadata: Any = _KEEP,
+        route: Any = _KEEP,
+        source_peer: Any = _KEEP,
+        target_peers: Any = _KEEP,
+        target_site_id: Any = _KEEP,
+        target_pubkey: Any = _KEEP,
+        node: Any = _KEEP,
+        bin_type: Any = _KEEP,
+    ) -> HiveMessage:
+        """A new message for the next hop: every field is copied unless named (``None`` drops
+        an optional one), so a relay cannot forget the site or the metadata."""
+        keep = HiveMessage._KEEP
+
+        def pick(given: Any, current: Any) -> Any:
+            return current if given is keep else given
+
+        return HiveMessage(
+            pick(msg_type, self._msg_type),
+            pick(payload, self._payload),
+            node=pick(node, self._node),
+            source_peer=pick(source_peer, self._source_peer),
+            route=pick(route, list(self._route)),
+            target_peers=pick(target_peers, list(self._target_peers)),
+            target_site_id=pick(target_site_id, self._target_site_id),
+            target_pubkey=pick(target_pubkey, self._target_pubkey),
+            bin_type=pick(bin_type, self._bin_type),
+            metadata=pick(metadata, dict(self._metadata)),
+        )
 
     # -- routing helpers --------------------------------------------------------------------
     def update_hop_data(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
@@ -587,7 +658,26 @@ class HiveMessage:
             )
         return f"HiveMessage({self._msg_type.name}, payload={self._payload!r})"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        """The JSON envelope, as the references print a message (BINARY: its size)."""
+        if isinstance(self._payload, bytes):
+            return f"HiveMessage(BINARY:{len(self._payload)})"
+        return self.as_json
+
+
+_OVOS_MESSAGE: list[Any] = []
+
+
+def ovos_message_class() -> Any:
+    """``ovos_bus_client.message.Message`` when that package is installed, else None (looked up
+    once; the import happens on the first BUS payload read, never at import time)."""
+    if not _OVOS_MESSAGE:
+        try:
+            module = importlib.import_module("ovos_bus_client.message")
+            _OVOS_MESSAGE.append(getattr(module, "Message", None))
+        except Exception:  # not installed, or broken: OVOS code then gets our Message
+            _OVOS_MESSAGE.append(None)
+    return _OVOS_MESSAGE[0]
 
 
 def _payload_dict(payload: Any) -> JSONObject:

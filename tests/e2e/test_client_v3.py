@@ -7,7 +7,10 @@ every client identity here gets a fresh access key.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -288,20 +291,92 @@ def test_a_new_static_key_behind_an_old_pin_is_refused_after_one_retry(
     assert _connections(hub, key) - before == 2
 
 
-def test_the_hub_refuses_another_static_key_for_the_same_access_key(hub: RunningHub) -> None:
-    """Two clients without an identity: each makes its own static key; the hub pinned the
-    first one's, so the second is refused, and says what to do."""
+def test_the_hub_refuses_another_static_key_for_the_same_access_key(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """Two identities (two static keys) with one access key: the hub pinned the first one's,
+    so the second is refused, and says what to do."""
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    with _client(hub, key=key) as first:
+    first_identity = NodeIdentity(tmp_path / "first" / "_identity.json")
+    with _client(hub, key=key, identity=first_identity) as first:
         first.connect()
+    second_identity = NodeIdentity(tmp_path / "second" / "_identity.json")
     with (
-        _client(hub, key=key, reconnect=FAST_RECONNECT) as second,
+        _client(hub, key=key, identity=second_identity, reconnect=FAST_RECONNECT) as second,
         pytest.raises(HandshakeFailed, match="refused our Noise static key"),
     ):
         second.connect()
     time.sleep(1.0)
     assert _connections(hub, key) == 2
+
+
+def test_two_clients_with_one_access_key_and_the_default_identity_both_connect(
+    hub: RunningHub,
+) -> None:
+    """No identity given: both read the identity file, so both present its one static key."""
+    key = _key()
+    hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
+    with _client(hub, key=key) as first, _client(hub, key=key) as second:
+        assert first.connect().protocol_version == 3
+        assert second.connect().protocol_version == 3
+        _round_trip(first, "first of two")
+        _round_trip(second, "second of two")
+    assert _connections(hub, key) == 2
+
+
+_CONNECT_SCRIPT = """
+import sys
+from hivemind_client import Message
+from hivemind_client.sync.client import HiveMessageBusClient
+
+key, password, host, port, app = sys.argv[1:6]
+with HiveMessageBusClient(key=key, password=password, host=host, port=int(port),
+                          app_name=app or None) as client:
+    info = client.connect()
+    answer = client.wait_for_response(
+        Message("recognizer_loop:utterance", {"utterances": ["from a process"]}), "speak",
+        timeout=10)
+    print(info.protocol_version, info.handshake, answer.data["utterance"] if answer else None)
+"""
+
+
+@pytest.mark.parametrize("app", ["", "kitchen-satellite"])
+def test_two_processes_with_one_access_key_and_the_default_identity_both_connect(
+    hub: RunningHub, app: str
+) -> None:
+    """A second run of a satellite (a new process) presents the same static key as the first:
+    the shared identity file, or the application's own one (``app_name``)."""
+    key = _key()
+    hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
+    if app:  # the application has a file of its own (else it would read the shared one)
+        NodeIdentity(app_name=app, shared_fallback=False).save()
+    args = [
+        sys.executable,
+        "-c",
+        _CONNECT_SCRIPT,
+        key,
+        DEFAULT_PASSWORD,
+        hub.host,
+        str(hub.port),
+        app,
+    ]
+    runs = [
+        subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    # the first run derives the PSK and runs XXpsk2; the second finds the pin and runs KKpsk0
+    assert [run.stdout.split()[:2] for run in runs] == [
+        ["3", "noise-XXpsk2"],
+        ["3", "noise-KKpsk0"],
+    ]
+    assert all("echo: from a process" in run.stdout for run in runs)
+    home = Path(os.environ["XDG_CONFIG_HOME"]) / "hivemind"
+    identity = NodeIdentity(home / app / "_identity.json" if app else home / "_identity.json")
+    assert identity.noise_key_path.is_file()
+    assert identity.pinned_hub(f"{hub.host}:{hub.port}") is not None
 
 
 def test_the_same_client_class_speaks_v1_to_4_0_and_v3_to_5_3(hub: RunningHub) -> None:

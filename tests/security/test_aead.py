@@ -502,3 +502,16 @@ def test_envelope_with_tag_appended_and_escapes_reads_as_json() -> None:
     with pytest.raises(InvalidJSON):
         open_json(cut, key, encoding="JSON-B64")
     assert open_json(fields, key, encoding="JSON-B64") == "hello"
+
+
+def test_seal_binary_with_a_chosen_nonce() -> None:
+    from hivemind_client.security.aead import seal_binary_with_nonce
+
+    key = bytes(range(32))
+    for cipher, size in (("AES-GCM", 16), ("CHACHA20-POLY1305", 12)):
+        nonce = bytes([7]) * size
+        blob = seal_binary_with_nonce(b"data", key, nonce, cipher=cipher)
+        assert blob[:size] == nonce
+        assert open_binary(blob, key, cipher=cipher) == b"data"
+        with pytest.raises(InvalidKeySize):
+            seal_binary_with_nonce(b"data", key, nonce[:-1], cipher=cipher)

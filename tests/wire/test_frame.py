@@ -249,3 +249,12 @@ def test_unassigned_binary_subtype_is_kept() -> None:
     frame = decode_frame(encode_frame("bin", b"{}", b"x", bin_type=9))
     assert frame.bin_type == 9
     assert frame.binary_type == 9
+
+
+def test_deflate_round_trips_through_inflate() -> None:
+    from hivemind_client.errors import InvalidArgument
+    from hivemind_client.wire.frame import deflate, inflate
+
+    assert inflate(deflate(b"abc" * 100)) == b"abc" * 100
+    with pytest.raises(InvalidArgument):
+        deflate("text")  # type: ignore[arg-type]

@@ -108,7 +108,7 @@ def test_routing_helpers() -> None:
     message.update_hop_data({"note": 1})
     assert message.route == [{"source": "peer-a", "targets": ["peer-b"], "note": 1}]
     message.remove_target_peer("peer-b")
-    assert message.target_peers == []
+    assert message.target_peers == ["peer-a"]  # none named: back where it came from
     message.replace_route([])
     assert message.route == []
 

@@ -1,0 +1,1 @@
+"""``hivemind_bus_client.keepalive``: the client keeps its own connection alive (ping_interval)."""
