@@ -227,6 +227,7 @@ class Satellite:
         options: list[str],
         conf: dict[str, Any],
     ) -> None:
+        self.runner = runner
         self.home = tmp / "home"
         self.log = tmp / "satellite.log"
         conf_path = self.home / ".config" / "mycroft" / "mycroft.conf"
@@ -268,6 +269,19 @@ class Satellite:
                     f"no {pattern!r} in the satellite's log after {timeout}s:\n{self.tail()}"
                 )
             time.sleep(0.05)
+
+    def check_client(self) -> None:
+        """The satellite's client is the one ``runner`` promises.
+
+        The reference's modules log through OVOS's logger, whose lines name them
+        (``hivemind_bus_client.protocol:handle_hello:441``); through compat no module of that
+        name exists, so no such line can appear.
+        """
+        reference_lines = re.findall(r"hivemind_bus_client\.\w+:\w+:\d+", self.text())
+        if self.runner == "reference":
+            assert reference_lines, "the reference client logged nothing: is it running?"
+        else:
+            assert not reference_lines, f"the reference client ran: {reference_lines[:3]}"
 
     def tail(self, n: int = 60) -> str:
         return "\n".join(self.text().splitlines()[-n:])
@@ -317,6 +331,28 @@ RUNNERS = [
 ]
 
 
+#: hivemind-voice-sat through compat: everything up to the answer works; the answer reaches the
+#: client, which hands its local handlers our own ``Message`` (``__slots__``) instead of an
+#: ``ovos_bus_client`` Message, and ovos-audio's ``handle_speak`` fails in
+#: ``SessionManager.get(message)`` (ovos_spec_tools/session.py sets
+#: ``message._bound_session``): AttributeError, and no TTS.
+VOICE_RUNNERS = [
+    "reference",
+    pytest.param(
+        "compat",
+        marks=[
+            RUNNERS[1].marks[0],
+            pytest.mark.xfail(
+                reason="local handlers get hivemind_client's slotted Message, not an OVOS "
+                "Message: ovos-audio cannot attach its session to it",
+                raises=pytest.fail.Exception,  # a step timed out; any other error is a failure
+                strict=True,
+            ),
+        ],
+    ),
+]
+
+
 def _options(hub: RunningHub, key: str) -> list[str]:
     """The command-line options both satellites take."""
     return [
@@ -353,6 +389,7 @@ def test_mic_satellite_speaks_and_streams_audio(
         )
         connected_as = connect["data"]["peer"]  # "USER_AGENT::NODE::NAME::SESSION"
         assert f"::{name}::" in connected_as
+        sat.check_client()
 
         # 2. once the VAD hears the tones, RAW_AUDIO arrives at the hub's binary-data plugin. The
         #    peer id it arrives under is the one the hub routes by: the satellite's HELLO replaced
@@ -426,7 +463,7 @@ def _speech_trace(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("runner", VOICE_RUNNERS)
 def test_voice_satellite_hears_and_answers(
     runner: str, hub: RecordingHub, voice_sat_bin: Path, tmp_path: Path
 ) -> None:
@@ -463,6 +500,7 @@ def test_voice_satellite_hears_and_answers(
 
         # 2. the hub refuses the listener's and audio service's own traffic, and says so
         sat.wait_log(r"HiveMind hub denied '[^']+' \(code=acl_disallowed_type\)")
+        sat.check_client()
 
         # 3. what it heard reaches the hub's bus as an utterance (newer OVOS listeners send
         #    ovos.utterance.handle, older ones recognizer_loop:utterance; the hub allows both)
@@ -491,6 +529,7 @@ def test_voice_satellite_hears_and_answers(
                 for e in _speech_trace(trace)
                 if e["plugin"] == "tts" and e["sentence"] == f"echo: {TRANSCRIPT}"
             ],
+            timeout=10.0,  # the satellite is up and the hub answers at once: no import time here
         )
     finally:
         sat.close()
