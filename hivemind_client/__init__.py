@@ -68,6 +68,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
     "HiveMessageBusClient": "hivemind_client.sync.client",
+    "AsyncHiveMessageBusClient": "hivemind_client.aio.client",
+    "HiveMindHTTPClient": "hivemind_client.http.client",
     "BinaryDataCallbacks": "hivemind_client.api.handlers",
     "LocalBus": "hivemind_client.api.handlers",
     "ConnectionInfo": "hivemind_client.satellite.core",
@@ -93,8 +95,10 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from hivemind_client.aio.client import AsyncHiveMessageBusClient
     from hivemind_client.api.handlers import BinaryDataCallbacks, LocalBus
     from hivemind_client.core.reconnect import ReconnectPolicy
+    from hivemind_client.http.client import HiveMindHTTPClient
     from hivemind_client.identity import NodeIdentity
     from hivemind_client.satellite.core import ConnectionInfo
     from hivemind_client.sync.client import HiveMessageBusClient
@@ -120,9 +124,11 @@ __all__ = [
     "Message",
     "MessageLike",
     "__version__",
+    "AsyncHiveMessageBusClient",
     "BinaryDataCallbacks",
     "ConnectionInfo",
     "HiveMessageBusClient",
+    "HiveMindHTTPClient",
     "LocalBus",
     "NodeIdentity",
     "ReconnectPolicy",

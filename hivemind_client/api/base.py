@@ -218,6 +218,7 @@ class ClientBase(HandlerRegistry):
             max_decoded_items=self.max_decoded_items,
             accept_untrusted_intercom=self.accept_untrusted_intercom,
             reconnect=self.reconnect,
+            defer_link_key=True,  # PBKDF2 runs where the driver runs side effects
         )
 
     def _noise_private_key(self) -> bytes:

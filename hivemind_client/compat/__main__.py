@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, ValueError):
         found = False
     if not found:
-        print(f"hivemind_client.compat: no console script or module named {target!r}",
-              file=sys.stderr)
+        print(
+            f"hivemind_client.compat: no console script or module named {target!r}", file=sys.stderr
+        )
         return 2
     runpy.run_module(target, run_name="__main__", alter_sys=True)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CachePsk", "DerivePsk", "ForgetPsk", "PinHubKey", "Request"]
+__all__ = ["CachePsk", "DeriveLinkKey", "DerivePsk", "ForgetPsk", "PinHubKey", "Request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,16 @@ class DerivePsk:
 
     hub_node_id: str
     password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DeriveLinkKey:
+    """The v1 session key: ``security.legacy_handshake.link_key(password, salt)`` (PBKDF2,
+    ~35 ms). Asked for only with ``SessionConfig.defer_link_key``; answer with
+    ``receive_link_key``."""
+
+    password: bytes = field(repr=False)
+    salt: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,4 +55,4 @@ class ForgetPsk:
     hub_node_id: str
 
 
-Request = DerivePsk | PinHubKey | CachePsk | ForgetPsk
+Request = DerivePsk | DeriveLinkKey | PinHubKey | CachePsk | ForgetPsk

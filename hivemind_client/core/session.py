@@ -63,7 +63,14 @@ from hivemind_client.core.events import (
     SessionFailed,
 )
 from hivemind_client.core.links import DEFAULT_NONCE_WINDOW, LegacyLink, Link, NoiseLink
-from hivemind_client.core.requests import CachePsk, DerivePsk, ForgetPsk, PinHubKey, Request
+from hivemind_client.core.requests import (
+    CachePsk,
+    DeriveLinkKey,
+    DerivePsk,
+    ForgetPsk,
+    PinHubKey,
+    Request,
+)
 from hivemind_client.errors import (
     ConnectionFailed,
     HandshakeFailed,
@@ -127,6 +134,7 @@ _POLICY_VIOLATION = 1008
 # Offer fields that only a hub still speaking the legacy handshake sends (4.x, 3.x).
 _LEGACY_OFFER_FIELDS = ("min_protocol_version", "password", "handshake")
 _KEY_SIZE = 32
+_MAX_EARLY_MESSAGES = 64
 
 
 class SessionState(Enum):
@@ -137,6 +145,8 @@ class SessionState(Enum):
     AWAITING_PSK = "awaiting-psk"
     """v3 only: the driver is deriving (or looking up) the PSK we asked for."""
     AWAITING_HANDSHAKE = "awaiting-handshake"
+    AWAITING_KEY = "awaiting-key"
+    """v1 with ``defer_link_key``: the driver is deriving the session key we asked for."""
     AWAITING_CONFIRMATION = "awaiting-confirmation"
     """v3 only: keyed and our HELLO sent, waiting briefly for a refusal of our static key."""
     READY = "ready"
@@ -194,6 +204,9 @@ class SessionConfig:
     max_reassembly: int = DEFAULT_MAX_REASSEMBLY
     """Largest v3 message reassembled from chunks; more is a fatal PayloadTooLarge."""
     v3_refusal_window: float = 0.5
+    defer_link_key: bool = False
+    """v1: ask the driver for the PBKDF2 session key (DeriveLinkKey) instead of deriving it
+    inline; an event-loop driver sets it, so 35 ms of CPU never block its loop."""
     """Seconds to wait for a hub's refusal of our static key (see AWAITING_CONFIRMATION)."""
 
 
@@ -229,6 +242,8 @@ class ClientSession:
         self._rsa: tuple[RsaHandshake, Negotiation] | None = None
         self._noise: _NoiseAttempt | None = None
         self._pending_completion: HandshakeCompleted | None = None
+        self._awaiting_key: tuple[PasswordHandshake, str, str, int] | None = None
+        self._early: list[str | bytes] = []  # what the hub sent while we derived the key
         self._retry_now = False  # the next attempt can succeed at once (PSK or pattern changed)
         self._avoid_kk = False  # the hub closed our KKpsk0: run XXpsk2 next time
 
@@ -238,6 +253,12 @@ class ClientSession:
         if self.state is SessionState.CLOSED:
             return
         self._now = now
+        if self.state is SessionState.AWAITING_KEY:
+            if len(self._early) >= _MAX_EARLY_MESSAGES:
+                self._fail(InvalidPayload("the hub sent too much before the handshake completed"))
+            else:
+                self._early.append(data)
+            return
         try:
             if self.state in _KEYED:
                 self._receive_keyed(data)
@@ -262,6 +283,23 @@ class ClientSession:
             self._send_noise_first_message(attempt)
         except HiveMindError as error:
             self._fail(error)
+
+    def receive_link_key(self, key: bytes, *, now: float) -> None:
+        """The answer to a :class:`DeriveLinkKey` request: the v1 session key."""
+        pending = self._awaiting_key
+        if self.state is not SessionState.AWAITING_KEY or pending is None:
+            return  # closed meanwhile: nothing to do
+        self._now = now
+        self._awaiting_key = None
+        exchange, cipher, encoding, version = pending
+        try:
+            self._complete(exchange.accept_key(key), cipher, encoding, version, "password")
+        except HiveMindError as error:
+            self._fail(error)
+            return
+        early, self._early = self._early, []
+        for data in early:
+            self.receive_message(data, now)
 
     def send(self, message: HiveMessage) -> None:
         """Queue a message for the hub; raises NotConnected before the handshake completes."""
@@ -489,10 +527,15 @@ class ClientSession:
             raise HandshakeFailed(
                 f"wrong password: the hub's envelope does not match ({exc})"
             ) from None
-        key = exchange.derive_key(envelope)
         cipher, encoding = negotiation.accept(answer)
         version = 2 if self.hub_offer.get("binarize") else 1
-        self._complete(key, cipher, encoding, version, "password")
+        if self.config.defer_link_key:
+            salt = exchange.key_salt(envelope)
+            self._awaiting_key = (exchange, cipher, encoding, version)
+            self.state = SessionState.AWAITING_KEY
+            self._requests.append(DeriveLinkKey(exchange.password, salt))
+            return
+        self._complete(exchange.derive_key(envelope), cipher, encoding, version, "password")
 
     # -- protocol v1/v2 without a password: the RSA handshake ------------------------------------
     def _start_rsa(self, private_pem: str) -> None:

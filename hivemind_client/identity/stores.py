@@ -15,14 +15,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hivemind_client.core.requests import CachePsk, DerivePsk, ForgetPsk, PinHubKey, Request
+from hivemind_client.core.requests import (
+    CachePsk,
+    DeriveLinkKey,
+    DerivePsk,
+    ForgetPsk,
+    PinHubKey,
+    Request,
+)
 from hivemind_client.errors import IdentityError
 from hivemind_client.security.hivemind_noise import derive_psk
+from hivemind_client.security.legacy_handshake import link_key
 
 __all__ = [
+    "LinkKeyResult",
     "IdentityNoiseStore",
     "MemoryNoiseStore",
     "NoiseKeyStore",
@@ -66,11 +75,21 @@ class PskResult:
     cached: bool
 
 
-def perform(request: Request, store: NoiseKeyStore) -> PskResult | None:
-    """Fulfil one core request against ``store``; slow (argon2id) for a PSK not cached yet.
+@dataclass(frozen=True, slots=True)
+class LinkKeyResult:
+    """The answer to :class:`DeriveLinkKey`: feed it to ``receive_link_key``."""
 
-    Call it off any event loop. Only :class:`DerivePsk` has a result.
+    key: bytes = field(repr=False)
+
+
+def perform(request: Request, store: NoiseKeyStore) -> PskResult | LinkKeyResult | None:
+    """Fulfil one core request against ``store``; slow for a PSK not cached yet (argon2id)
+    and for a v1 session key (PBKDF2).
+
+    Call it off any event loop. :class:`DerivePsk` and :class:`DeriveLinkKey` have a result.
     """
+    if isinstance(request, DeriveLinkKey):
+        return LinkKeyResult(link_key(request.password, request.salt))
     if isinstance(request, DerivePsk):
         cached = store.cached_psk(request.hub_node_id)
         if cached is not None and len(cached) == _KEY_SIZE:

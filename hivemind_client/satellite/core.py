@@ -20,6 +20,7 @@ The core holds no lock: a driver that calls it from several threads serializes t
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from collections import deque
@@ -60,6 +61,7 @@ from hivemind_client.errors import (
 )
 from hivemind_client.satellite.hivemap import HiveMapper
 from hivemind_client.satellite.routing import (
+    QUERY_STREAM_END,
     DeliverToBus,
     Dispatch,
     Drop,
@@ -128,6 +130,9 @@ class SatelliteConfig:
     hub_pin_id: str = "hub"
     max_queue: int = 1000
     max_waiters: int = 1000
+    keepalive: bool = True
+    """The transport has ping/pong (websockets). False (HTTP polling): the core never asks
+    for a ping and never times one out; every poll already tells the driver the hub is alive."""
     ping_interval: float = 20.0
     """Seconds of silence from the hub before we ping it."""
     pong_timeout: float | None = 10.0
@@ -148,7 +153,12 @@ class SatelliteConfig:
     """Deliver INTERCOM to the local bus even when its signer is not trusted (not advised)."""
     dropped_frame_warnings: int = 10
     """Frames dropped with a warning per minute; beyond that they are counted, then summarized."""
+    defer_link_key: bool = False
+    """Ask for the v1 session key as a request (PBKDF2 off the driver's loop or lock)."""
     reconnect: ReconnectPolicy | None = field(default_factory=ReconnectPolicy)
+    query_timeout: float = 30.0
+    """Seconds a QUERY we sent may go without an answer chunk before ``hive.query.timeout``
+    is delivered to the bus (every chunk restarts it; 0: never)."""
 
 
 # -- outputs: what the driver must do ---------------------------------------------------------
@@ -246,6 +256,9 @@ class Waiter:
         self.matched = False
 
 
+SESSION_STATE_FIELDS = ("active_handlers", "converse_handlers", "response_mode", "intent_context")
+"""What of the hub's session record is ours to keep and send back (OVOS-SESSION-1 §2.1)."""
+
 _NORMAL_CLOSURE = 1000
 _GOING_AWAY = 1001
 _DROP_WINDOW = 60.0
@@ -282,6 +295,11 @@ class SatelliteCore:
         self._timed_out = False
         self._failure: SessionFailed | None = None
         self._override: tuple[HiveMindError, int | None] | None = None
+        self.hub_session: dict[str, Any] | None = None
+        """The session state the hub last returned for our session id (sent back with every
+        BUS message that carries no session of its own)."""
+        self._query_deadline: float | None = None
+        self._query_id = ""
 
     # -- life ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -325,6 +343,7 @@ class SatelliteCore:
             max_handshake_message=self.config.max_handshake_message,
             nonce_window=self.config.nonce_window,
             max_decoded_items=self.config.max_decoded_items,
+            defer_link_key=self.config.defer_link_key,
         )
         if self.config.ciphers:
             config.ciphers = self.config.ciphers
@@ -373,6 +392,12 @@ class SatelliteCore:
             self.session.receive_psk(psk, cached=cached, now=now)
             self._pump(now, wall)
 
+    def receive_link_key(self, key: bytes, *, now: float, wall: float) -> None:
+        """The result of a :class:`~hivemind_client.core.requests.DeriveLinkKey` request."""
+        if self.session is not None:
+            self.session.receive_link_key(key, now=now)
+            self._pump(now, wall)
+
     def connection_lost(
         self,
         code: int | None,
@@ -400,8 +425,8 @@ class SatelliteCore:
         session = self.session
         if session is None or session.closed:
             return None
-        deadlines = [session.next_timer(), self.connection_deadline()]
-        if session.ready:
+        deadlines = [session.next_timer(), self.connection_deadline(), self._query_deadline]
+        if session.ready and self.config.keepalive:
             deadlines.append(self._last_traffic + self.config.ping_interval)
         due = [deadline for deadline in deadlines if deadline is not None]
         return min(due) if due else None
@@ -441,12 +466,60 @@ class SatelliteCore:
         if session.ready and silent is not None and now >= silent:
             self._hub_went_silent(now)
             return
-        if session.ready and now - self._last_traffic >= self.config.ping_interval:
+        if self._query_deadline is not None and now >= self._query_deadline:
+            self._query_timed_out()
+        if (
+            session.ready
+            and self.config.keepalive
+            and now - self._last_traffic >= self.config.ping_interval
+        ):
             self._outputs.append(SendPing())
             self._last_traffic = now
             if self._ping_sent_at is None:
                 self._ping_sent_at = now
         self._pump(now, wall)
+
+    def _query_timed_out(self) -> None:
+        """No answer chunk for ``query_timeout`` seconds: say so on the bus, as a hub at the top
+        of the chain would (one code path for "nobody answered")."""
+        query_id, self._query_id, self._query_deadline = self._query_id, "", None
+        LOG.warning(
+            "no QUERY answer within %g s (query_id=%r)", self.config.query_timeout, query_id
+        )
+        timeout = Message("hive.query.timeout", {"query_id": query_id, "error": "no_answer"})
+        out: list[Output] = [DeliverToBus(timeout)]
+        self._resolve_waiters(timeout, out)
+        self._outputs.extend(out)
+
+    def _track_answers(self, message: HiveMessage) -> None:
+        """A QUERY answer chunk restarts the timer; the end of the stream or the mesh's own
+        timeout stops it."""
+        if message.msg_type is not HiveMessageType.QUERY or self._query_deadline is None:
+            return
+        inner: Any = message.raw_payload
+        if isinstance(inner, dict):  # the nested message as it came off the wire
+            inner = inner.get("payload")
+        elif isinstance(inner, HiveMessage):
+            inner = inner.raw_payload
+        kind = inner.get("type") if isinstance(inner, dict) else None
+        if kind in (QUERY_STREAM_END, "hive.query.timeout"):
+            self._query_deadline, self._query_id = None, ""
+            return
+        query_id = message.metadata.get("query_id")
+        if isinstance(query_id, str) and query_id:
+            self._query_id = query_id
+        self._query_deadline = self._last_traffic + self.config.query_timeout
+
+    def _remember_session(self, message: Any) -> None:
+        """Keep the session state the hub sent for our own session id."""
+        context = getattr(message, "context", None)
+        carrier = context.get("session") if isinstance(context, dict) else None
+        if isinstance(carrier, dict) and carrier.get("session_id") == self.config.session_id:
+            self.hub_session = {
+                **{k: copy.deepcopy(carrier[k]) for k in SESSION_STATE_FIELDS if k in carrier},
+                "session_id": self.config.session_id,
+                "site_id": self.config.site_id,
+            }
 
     def _hub_went_silent(self, now: float) -> None:
         """No pong and no message since our ping: the hub (or the path to it) is frozen."""
@@ -478,9 +551,17 @@ class SatelliteCore:
 
     # -- sending ------------------------------------------------------------------------------
     def prepare(
-        self, message: HiveMessage | MessageLike, binary_type: BinaryPayloadType | int | None = None
+        self,
+        message: HiveMessage | MessageLike,
+        binary_type: BinaryPayloadType | int | None = None,
+        *,
+        now: float | None = None,
+        wall: float | None = None,
     ) -> HiveMessage:
-        """What ``emit`` sends: OVOS messages as BUS with the routing context the reference adds."""
+        """What ``emit`` sends: OVOS messages as BUS with the routing context the reference adds.
+
+        ``now`` (the driver's monotonic clock) arms the answer timer of a QUERY; ``wall``
+        drops an expired ``response_mode`` from the hub's session state."""
         if not isinstance(message, HiveMessage):
             message = HiveMessage(HiveMessageType.BUS, as_ovos_dict(message))
         if binary_type is not None and message.msg_type is HiveMessageType.BINARY:
@@ -491,7 +572,14 @@ class SatelliteCore:
                 metadata=message.metadata,
             )
         if message.msg_type is HiveMessageType.BUS:
-            self._add_routing_context(message)
+            self._add_routing_context(message, wall)
+        elif (
+            message.msg_type is HiveMessageType.QUERY
+            and now is not None
+            and self.config.query_timeout > 0
+        ):
+            self._query_deadline = now + self.config.query_timeout
+            self._query_id = ""
         return message
 
     def intercom(self, message: HiveMessage | MessageLike, pubkey: str) -> HiveMessage:
@@ -584,7 +672,7 @@ class SatelliteCore:
         except (NotConnected, QueueFull, InvalidArgument) as error:
             LOG.info("could not send an automatic %s: %s", message.msg_type.value, error)
 
-    def _add_routing_context(self, message: HiveMessage) -> None:
+    def _add_routing_context(self, message: HiveMessage, wall: float | None = None) -> None:
         payload = message.raw_payload
         if not isinstance(payload, dict):
             return
@@ -592,7 +680,17 @@ class SatelliteCore:
         context.setdefault("source", self.config.useragent)
         context.setdefault("platform", self.config.useragent)
         context.setdefault("destination", "HiveMind")
-        session = context.setdefault("session", {})
+        if not context.get("session"):
+            # we are the authority for our own session: send back the state the hub returned
+            # last, so active handlers, converse and response_mode survive to the next turn
+            state = copy.deepcopy(self.hub_session or {})
+            mode = state.get("response_mode")
+            if isinstance(mode, dict) and wall is not None:
+                expires = mode.get("expires_at")
+                if isinstance(expires, int | float) and expires <= wall:
+                    del state["response_mode"]  # an expired response mode is inert
+            context["session"] = state
+        session = context["session"]
         if isinstance(session, dict):
             session.setdefault("session_id", self.config.session_id)
             session.setdefault("site_id", self.config.site_id)
@@ -720,8 +818,10 @@ class SatelliteCore:
         if message.msg_type is HiveMessageType.BINARY:
             out.append(BinaryReceived(message))
         router = self.router or self._new_router(self._hello)
+        self._track_answers(message)
         for action in router.handle(message, wall):
             if isinstance(action, DeliverToBus):
+                self._remember_session(action.message)
                 out.append(action)
                 self._resolve_waiters(action.message, out)
             elif isinstance(action, Dispatch):

@@ -327,7 +327,9 @@ class HiveMapper:
         """Re-mark every node: a predicate on public keys, or an ``{alias: pem}`` mapping."""
         check: Callable[[str], bool]
         if isinstance(trust, Mapping):
-            keys = {normalize_public_key(value) for value in trust.values() if isinstance(value, str)}
+            keys = {
+                normalize_public_key(value) for value in trust.values() if isinstance(value, str)
+            }
 
             def check_mapping(pem: str) -> bool:
                 return normalize_public_key(pem) in keys

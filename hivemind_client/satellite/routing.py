@@ -44,8 +44,10 @@ Policy (reference client 0.7/1.2 and hivemind-core 5.x behaviour, fixed where it
   carries the verified signer's key (PEM, normalized line endings) in its context under
   :data:`VERIFIED_SOURCE_KEY`; any value a sender put there is removed from every delivered
   message.
-- **QUERY / CASCADE** go to the handlers only (feed answers to a
-  :class:`~hivemind_client.satellite.cascade.CascadeAggregator`).
+- **QUERY / CASCADE** answers: the inner BUS chunk reaches the bus (so ``on_mycroft("speak")``
+  hears it), except the ``hive.query.complete`` end-of-stream marker; the whole message also
+  goes to the handlers (feed them to a
+  :class:`~hivemind_client.satellite.cascade.CascadeAggregator` to pick among CASCADE answers).
 - **ESCALATE / SHARED_BUS** only travel from satellites to hubs: logged and dropped. A bare PING
   (outside PROPAGATE) is dropped. Other types (HELLO, HANDSHAKE, BINARY ...) go to handlers.
 
@@ -79,7 +81,11 @@ from hivemind_client.wire.codec import decode_json, message_from_dict
 from hivemind_client.wire.message import HiveMessage, Message, json_tree_copy
 from hivemind_client.wire.message_types import HiveMessageType
 
+QUERY_STREAM_END = "hive.query.complete"
+"""The BUS message that ends a QUERY/CASCADE answer stream."""
+
 __all__ = [
+    "QUERY_STREAM_END",
     "VERIFIED_SOURCE_KEY",
     "Action",
     "DeliverToBus",
@@ -454,8 +460,21 @@ class SatelliteRouter:
     def _on_bare_ping(self, message: HiveMessage, now: float) -> list[Action]:
         return [Drop("PING outside a PROPAGATE")]
 
-    def _on_nothing(self, message: HiveMessage, now: float) -> list[Action]:
-        return []
+    def _on_answer(self, message: HiveMessage, now: float) -> list[Action]:
+        """A QUERY/CASCADE answer chunk from the hub: its inner BUS reaches the bus (the hub
+        relays answers to what we asked); the end-of-stream marker does not."""
+        inner = self._inner(message)
+        if isinstance(inner, Drop):
+            return [inner]
+        if inner.msg_type is HiveMessageType.INTERCOM:
+            return self._on_intercom(inner, now)
+        if inner.msg_type is HiveMessageType.BUS:
+            payload = inner.raw_payload
+            if isinstance(payload, dict) and payload.get("type") == QUERY_STREAM_END:
+                return []
+            return self._deliver(inner)
+        kind = message.msg_type.value.upper()
+        return [Drop(f"{kind} carrying {inner.msg_type.value} is not handled by a satellite")]
 
     _handlers: Mapping[
         HiveMessageType, Callable[[SatelliteRouter, HiveMessage, float], list[Action]]
@@ -467,8 +486,8 @@ class SatelliteRouter:
         HiveMessageType.ESCALATE: _on_hub_only,
         HiveMessageType.SHARED_BUS: _on_hub_only,
         HiveMessageType.PING: _on_bare_ping,
-        HiveMessageType.QUERY: _on_nothing,
-        HiveMessageType.CASCADE: _on_nothing,
+        HiveMessageType.QUERY: _on_answer,
+        HiveMessageType.CASCADE: _on_answer,
     }
 
     # -- helpers ------------------------------------------------------------------------------

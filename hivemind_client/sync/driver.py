@@ -45,7 +45,7 @@ from hivemind_client.errors import (
     NotConnected,
     PayloadTooLarge,
 )
-from hivemind_client.identity.stores import NoiseKeyStore, PskResult, perform
+from hivemind_client.identity.stores import LinkKeyResult, NoiseKeyStore, PskResult, perform
 from hivemind_client.satellite.core import (
     CloseConnection,
     ConnectionEnded,
@@ -339,6 +339,10 @@ class WebsocketDriver:
                     result.psk, cached=result.cached, now=self._clock(), wall=self._wall()
                 )
                 self._write_pending()  # Noise message 1
+        elif isinstance(result, LinkKeyResult):
+            with self.lock:
+                self.core.receive_link_key(result.key, now=self._clock(), wall=self._wall())
+                self._write_pending()  # our HELLO
 
     def _write_pending(self) -> None:
         """Write what the core produced (under the lock), then what waited for the link."""

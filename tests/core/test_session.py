@@ -205,3 +205,62 @@ def test_random_frames_never_escape(frames: list[str | bytes], keyed: bool) -> N
             assert isinstance(event.error, HiveMindError)
     with contextlib.suppress(NotConnected):
         session.send(HiveMessage("bus", Message("x")))
+
+
+# -- v1 session key as a request (event-loop drivers) -------------------------------------------
+
+
+def test_a_deferred_link_key_is_asked_for_and_the_hubs_early_messages_wait_for_it() -> None:
+    """With ``defer_link_key`` the 35 ms PBKDF2 leaves the session as a DeriveLinkKey request
+    (the asyncio driver runs it in an executor); what the hub sends meanwhile is kept."""
+    from hivemind_client.core.requests import DeriveLinkKey
+    from hivemind_client.security.legacy_handshake import link_key
+
+    session, hub = _session(defer_link_key=True), ScriptedHub()
+    hub.greet(session)
+    hub.answer(session)  # the hub derives its key and answers; we have not yet
+    assert session.state is SessionState.AWAITING_KEY
+    assert session.messages_to_send() == []  # our HELLO waits for the key
+    [request] = session.requests()
+    assert isinstance(request, DeriveLinkKey)
+    assert "hub-password" not in repr(request)
+    early = hub.seal(HiveMessage("bus", Message("speak", {"utterance": "early"})))
+    session.receive_message(early, 0.1)
+    assert session.state is SessionState.AWAITING_KEY
+    session.receive_link_key(link_key(request.password, request.salt), now=0.2)
+    assert session.state is SessionState.READY
+    assert link_key(request.password, request.salt) == hub.key
+    events = session.events()
+    assert any(isinstance(event, HandshakeCompleted) for event in events)
+    received = [event for event in events if isinstance(event, MessageReceived)]
+    assert [event.message.payload.data for event in received] == [{"utterance": "early"}]
+    for data in session.messages_to_send():
+        hub.take(data)
+    assert [message.msg_type.value for message in hub.received] == ["hello"]
+
+
+def test_a_deferred_link_key_that_never_comes_ends_at_the_handshake_deadline() -> None:
+    session, hub = _session(defer_link_key=True, handshake_timeout=1.0), ScriptedHub()
+    hub.greet(session)
+    hub.answer(session)
+    assert session.state is SessionState.AWAITING_KEY
+    for n in range(64):  # a hub that floods while we derive is bounded too
+        session.receive_message(f"early {n}", 0.1)
+    assert session.state is SessionState.AWAITING_KEY
+    session.handle_timer(1.5)
+    assert session.closed
+    failures = [event for event in session.events() if isinstance(event, ConnectionFailed)]
+    assert failures and isinstance(failures[0].error, HandshakeFailed)
+    session.receive_link_key(bytes(32), now=2.0)  # late: ignored
+    assert session.closed
+
+
+def test_a_flood_while_the_link_key_is_derived_fails_the_session() -> None:
+    session, hub = _session(defer_link_key=True), ScriptedHub()
+    hub.greet(session)
+    hub.answer(session)
+    for n in range(65):
+        session.receive_message(f"early {n}", 0.1)
+    assert session.closed
+    failures = [event for event in session.events() if isinstance(event, ConnectionFailed)]
+    assert failures and isinstance(failures[0].error, InvalidPayload)

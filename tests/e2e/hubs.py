@@ -2,7 +2,8 @@
 
 Standard library only: no pytest, nothing from the hubs. The hub, its OVOS messagebus and the
 bus-side echo helper (bus_echo.py) run as separate processes from the hub's isolated oracle
-environment (.venvs/hub-4.0 or .venvs/hub-5.3, built by ``scripts/oracles.py ensure``).
+environment (.venvs/hub-4.0 or .venvs/hub-5.3; .venvs/hub-4.0-http or .venvs/hub-5.3-http with
+``http=True``; built by ``scripts/oracles.py ensure``).
 
     from hubs import RunningHub
 
@@ -146,6 +147,9 @@ class RunningHub:
       config_overrides   extra top-level server.json keys, applied last (dict merge one level deep)
       max_lifetime       hard limit in seconds for every child process (coreutils timeout)
       start_timeout      seconds to wait for each component to come up
+      http               serve satellites with the HTTP polling plugin (hivemind-http-protocol)
+                         on ``port`` instead of the websocket one; the hub then runs from the
+                         oracle env hub-VERSION-http, and ``url`` is http://
       ensure_env         build the oracle env with scripts/oracles.py when it is missing
     """
 
@@ -171,11 +175,13 @@ class RunningHub:
         start_timeout: float = 60.0,
         ensure_env: bool = True,
         keep_tmp: bool = False,
+        http: bool = False,
     ) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"version must be one of {SUPPORTED_VERSIONS}, not {version!r}")
         self.version = version
-        self.env_name = f"hub-{version}"
+        self.http = http
+        self.env_name = f"hub-{version}-http" if http else f"hub-{version}"
         self.venv = VENVS / self.env_name
         self.binarize = bool(binarize)
         self.allowed_encodings = list(allowed_encodings) if allowed_encodings is not None else None
@@ -231,7 +237,7 @@ class RunningHub:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        return f"{'http' if self.http else 'ws'}://{self.host}:{self.port}"
 
     @property
     def python(self) -> Path:
@@ -417,9 +423,13 @@ class RunningHub:
             raise HubError(f"print-config did not create {self.config_path}")
         cfg = self.read_config()
         net = cfg.setdefault("network_protocol", {})
-        net.pop("hivemind-http-plugin", None)
-        ws = net.setdefault("hivemind-websocket-plugin", {})
-        ws.update({"host": self.host, "port": self.port, "ssl": False})
+        listener = {"host": self.host, "port": self.port, "ssl": False}
+        if self.http:  # one listener: the HTTP plugin takes the port the websocket one had
+            net.clear()
+            net["hivemind-http-plugin"] = listener
+        else:
+            net.pop("hivemind-http-plugin", None)
+            net.setdefault("hivemind-websocket-plugin", {}).update(listener)
         agent = cfg.setdefault("agent_protocol", {})
         agent.setdefault("module", "hivemind-ovos-agent-plugin")
         agent.setdefault("hivemind-ovos-agent-plugin", {}).update(
@@ -654,12 +664,15 @@ def _main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description="Run a real hivemind-core hub on loopback.")
     ap.add_argument("version", choices=SUPPORTED_VERSIONS)
     ap.add_argument("--binarize", action="store_true")
+    ap.add_argument("--http", action="store_true", help="the HTTP polling plugin, not websockets")
     ap.add_argument("--key", default="e2e-access-key")
     ap.add_argument("--password", default=DEFAULT_PASSWORD)
     ap.add_argument("--tmp-dir")
     ap.add_argument("--seconds", type=float, default=600.0, help="stop after this long")
     a = ap.parse_args(argv)
-    with RunningHub(a.version, a.tmp_dir, binarize=a.binarize, keep_tmp=bool(a.tmp_dir)) as hub:
+    with RunningHub(
+        a.version, a.tmp_dir, binarize=a.binarize, keep_tmp=bool(a.tmp_dir), http=a.http
+    ) as hub:
         node = hub.add_client("e2e", a.key, a.password)
         print(hub.describe(), flush=True)
         print(f"client node_id={node} key={a.key} password={a.password}", flush=True)

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from hivemind_client import HiveMessage, Message
 from hivemind_client.errors import ConnectionFailed, HandshakeFailed
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import ReconnectPolicy
+from tests.drivers import make_client
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 
@@ -39,14 +41,19 @@ def binarize_hub() -> Iterator[RunningHub]:
 
 
 def _client(
-    hub: RunningHub, *, key: str | None = None, password: str = DEFAULT_PASSWORD, **options: object
-) -> HiveMessageBusClient:
+    hub: RunningHub,
+    *,
+    driver: str = "threaded",
+    key: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+    **options: object,
+) -> Any:
     if key is None:
         key = _key()
         hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
     if not hub.running:
         hub.start()
-    return HiveMessageBusClient(key=key, password=password, host=hub.host, port=hub.port, **options)  # type: ignore[arg-type]
+    return make_client(driver, key=key, password=password, host=hub.host, port=hub.port, **options)
 
 
 BRIDGE_DROPPED = "Message Bus Client will reconnect"
@@ -113,9 +120,9 @@ def _round_trip(
     ],
 )
 def test_password_handshake_with_each_cipher_and_encoding(
-    hub: RunningHub, ciphers: tuple[str, ...], encodings: tuple[str, ...]
+    hub: RunningHub, ciphers: tuple[str, ...], encodings: tuple[str, ...], driver: str
 ) -> None:
-    with _client(hub, ciphers=ciphers, encodings=encodings) as client:
+    with _client(hub, driver=driver, ciphers=ciphers, encodings=encodings) as client:
         info = client.connect(site_id="kitchen")
         assert (info.cipher, info.encoding, info.protocol_version, info.handshake) == (
             ciphers[0],
@@ -126,14 +133,14 @@ def test_password_handshake_with_each_cipher_and_encoding(
         _round_trip(client, f"cipher {ciphers[0]} encoding {encodings[0]}", hub=hub)
 
 
-def test_hub_allowed_lists_are_honoured() -> None:
+def test_hub_allowed_lists_are_honoured(driver: str) -> None:
     restricted = RunningHub(
         "4.0",
         start=False,
         allowed_ciphers=["CHACHA20-POLY1305"],
         allowed_encodings=["JSON-Z85P", "JSON-HEX"],
     )
-    with restricted as hub, _client(hub) as client:
+    with restricted as hub, _client(hub, driver=driver) as client:
         info = client.connect()
         assert (info.cipher, info.encoding) == (
             "CHACHA20-POLY1305",
@@ -142,16 +149,16 @@ def test_hub_allowed_lists_are_honoured() -> None:
         _round_trip(client, "restricted lists", hub=hub)
 
 
-def test_binarized_session(binarize_hub: RunningHub) -> None:
-    with _client(binarize_hub) as client:
+def test_binarized_session(binarize_hub: RunningHub, driver: str) -> None:
+    with _client(binarize_hub, driver=driver) as client:
         info = client.connect(site_id="office")
         assert info.binarize is True
         assert info.protocol_version == 2
         _round_trip(client, "binary frames both ways", hub=binarize_hub)
 
 
-def test_binary_payload_reaches_the_hub(binarize_hub: RunningHub) -> None:
-    with _client(binarize_hub) as client:
+def test_binary_payload_reaches_the_hub(binarize_hub: RunningHub, driver: str) -> None:
+    with _client(binarize_hub, driver=driver) as client:
         client.connect()
         audio = bytes(range(256)) * 64
         client.emit(
@@ -168,8 +175,8 @@ def test_binary_payload_reaches_the_hub(binarize_hub: RunningHub) -> None:
     assert "HiveMessageType.BINARY" in log or "bin" in log
 
 
-def test_hub_to_satellite_bus_message(hub: RunningHub) -> None:
-    with _client(hub) as client:
+def test_hub_to_satellite_bus_message(hub: RunningHub, driver: str) -> None:
+    with _client(hub, driver=driver) as client:
         client.connect()
         _round_trip(client, "warm up", hub=hub)
         peer = client.info.hub_peer if client.info else None
@@ -180,18 +187,18 @@ def test_hub_to_satellite_bus_message(hub: RunningHub) -> None:
         assert got.wait(10)
 
 
-def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
+def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub, driver: str) -> None:
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    client = _client(hub, key=key, password="Wrong-Password-77-Zebra")
+    client = _client(hub, driver=driver, key=key, password="Wrong-Password-77-Zebra")
     started = time.monotonic()
     with client, pytest.raises(HandshakeFailed, match="wrong password"):
         client.connect()
     assert time.monotonic() - started < 5
 
 
-def test_unknown_key_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
-    client = _client(hub, key="no-such-access-key")
+def test_unknown_key_is_a_clear_error_within_5_seconds(hub: RunningHub, driver: str) -> None:
+    client = _client(hub, driver=driver, key="no-such-access-key")
     started = time.monotonic()
     with client, pytest.raises(ConnectionFailed) as info:
         client.connect()
@@ -199,10 +206,10 @@ def test_unknown_key_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
     assert "refused" in str(info.value) or "closed" in str(info.value)
 
 
-def test_hub_restart_reconnects_and_delivers_queued_messages() -> None:
+def test_hub_restart_reconnects_and_delivers_queued_messages(driver: str) -> None:
     with RunningHub("4.0", start=False) as hub:
         policy = ReconnectPolicy(first_delay=0.2, max_delay=1.0, stable_after=0.0)
-        with _client(hub, reconnect=policy) as client:
+        with _client(hub, driver=driver, reconnect=policy) as client:
             client.connect()
             _round_trip(client, "before restart", hub=hub)
             hub.stop()

@@ -14,16 +14,21 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hivemind_client import HiveMessage, Message
+from hivemind_client.api.threaded import ThreadedClient
 from hivemind_client.errors import HandshakeFailed
+from hivemind_client.http.client import HiveMindHTTPClient
 from hivemind_client.identity import NodeIdentity
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import ReconnectPolicy
+from tests.drivers import make_client
 
 from .hubs import DEFAULT_PASSWORD, RunningHub
 
@@ -48,20 +53,49 @@ def binarize_hub() -> Iterator[RunningHub]:
         yield running
 
 
+@dataclass(frozen=True)
+class Via:
+    """A driver and its hubs: ``via.hub(binarize=False)`` starts the hub on first use."""
+
+    driver: str
+    hub: Callable[..., RunningHub]
+
+
+#: The driver-independent tests run with every driver: the threaded and asyncio websocket
+#: clients against the websocket hubs above, the HTTP client against the same hub version
+#: serving the HTTP polling plugin (tests/e2e/conftest.py).
+@pytest.fixture(params=["threaded", "asyncio", "http"])
+def via(request: pytest.FixtureRequest) -> Via:
+    names = (
+        ("http_hub", "http_binarize_hub") if request.param == "http" else ("hub", "binarize_hub")
+    )
+    return Via(
+        request.param,
+        lambda binarize=False: request.getfixturevalue(names[bool(binarize)]),
+    )
+
+
 def _client(
     hub: RunningHub,
     *,
+    driver: str = "threaded",
     key: str | None = None,
     password: str | None = DEFAULT_PASSWORD,
     **options: object,
-) -> HiveMessageBusClient:
+) -> Any:
+    """The client class for the hub's transport: HiveMindHTTPClient for an HTTP hub."""
     if key is None:
         key = _key()
         hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    return HiveMessageBusClient(key=key, password=password, host=hub.host, port=hub.port, **options)  # type: ignore[arg-type]
+    if hub.http:
+        options.setdefault("poll_interval", 0.1)
+        return HiveMindHTTPClient(
+            key=key, password=password, host=hub.host, port=hub.port, **options
+        )  # type: ignore[arg-type]
+    return make_client(driver, key=key, password=password, host=hub.host, port=hub.port, **options)
 
 
-def _round_trip(client: HiveMessageBusClient, text: str, timeout: float = 10) -> Message:
+def _round_trip(client: ThreadedClient, text: str, timeout: float = 10) -> Message:
     answer = client.wait_for_response(
         Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"}),
         "speak",
@@ -78,8 +112,9 @@ def _connections(hub: RunningHub, key: str) -> int:
     return len(re.findall(rf"new client: \S*::sat-{key}::", log))
 
 
-def test_bus_both_ways_over_protocol_v3(hub: RunningHub) -> None:
-    with _client(hub) as client:
+def test_bus_both_ways_over_protocol_v3(via: Via) -> None:
+    hub = via.hub()
+    with _client(hub, driver=via.driver) as client:
         info = client.connect(site_id="kitchen")
         assert (info.protocol_version, info.handshake, info.cipher) == (
             3,
@@ -99,11 +134,9 @@ def test_bus_both_ways_over_protocol_v3(hub: RunningHub) -> None:
 @pytest.mark.parametrize(
     ("hub_binarize", "client_binarize"), [(True, True), (True, False), (False, True)]
 )
-def test_binarize_on_and_off(
-    hub: RunningHub, binarize_hub: RunningHub, hub_binarize: bool, client_binarize: bool
-) -> None:
-    running = binarize_hub if hub_binarize else hub
-    with _client(running, binarize=client_binarize) as client:
+def test_binarize_on_and_off(via: Via, hub_binarize: bool, client_binarize: bool) -> None:
+    running = via.hub(hub_binarize)
+    with _client(running, driver=via.driver, binarize=client_binarize) as client:
         info = client.connect()
         assert info.protocol_version == 3
         assert info.binarize is (hub_binarize and client_binarize)
@@ -113,13 +146,11 @@ def test_binarize_on_and_off(
 
 
 @pytest.mark.parametrize("binarize", [False, True])
-def test_a_payload_larger_than_one_noise_message(
-    hub: RunningHub, binarize_hub: RunningHub, binarize: bool
-) -> None:
-    running = binarize_hub if binarize else hub
+def test_a_payload_larger_than_one_noise_message(via: Via, binarize: bool) -> None:
+    running = via.hub(binarize)
     # incompressible text: a binary frame would otherwise shrink below one Noise message
     utterance = uuid.uuid4().hex * (200_000 // 32)
-    with _client(running, binarize=binarize, compress=False) as client:
+    with _client(running, driver=via.driver, binarize=binarize, compress=False) as client:
         client.connect()
         since = time.time()
         answer = _round_trip(client, utterance, timeout=20)  # chunked both ways
@@ -133,10 +164,17 @@ def test_a_payload_larger_than_one_noise_message(
         _round_trip(client, "small again")
 
 
-def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> None:
+def test_wrong_password_is_a_clear_error_within_5_seconds(via: Via) -> None:
+    hub = via.hub()
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    client = _client(hub, key=key, password="Wrong-Password-77-Zebra", reconnect=FAST_RECONNECT)
+    client = _client(
+        hub,
+        driver=via.driver,
+        key=key,
+        password="Wrong-Password-77-Zebra",
+        reconnect=FAST_RECONNECT,
+    )
     started = time.monotonic()
     with client, pytest.raises(HandshakeFailed, match="wrong password"):
         client.connect()
@@ -147,13 +185,17 @@ def test_wrong_password_is_a_clear_error_within_5_seconds(hub: RunningHub) -> No
     assert _connections(hub, key) == 1
 
 
-def test_no_password_is_a_clear_error(hub: RunningHub) -> None:
-    with _client(hub, password=None) as client, pytest.raises(HandshakeFailed, match="protocol v3"):
+def test_no_password_is_a_clear_error(via: Via) -> None:
+    hub = via.hub()
+    with (
+        _client(hub, driver=via.driver, password=None) as client,
+        pytest.raises(HandshakeFailed, match="protocol v3"),
+    ):
         client.connect(timeout=5)
 
 
-def test_hub_restart_reconnects_with_kkpsk0_and_delivers_queued_messages() -> None:
-    with RunningHub("5.3") as hub, _client(hub, reconnect=FAST_RECONNECT) as client:
+def test_hub_restart_reconnects_with_kkpsk0_and_delivers_queued_messages(driver: str) -> None:
+    with RunningHub("5.3") as hub, _client(hub, driver=driver, reconnect=FAST_RECONNECT) as client:
         info = client.connect()
         assert info.handshake == "noise-XXpsk2"
         _round_trip(client, "before restart")
@@ -292,18 +334,20 @@ def test_a_new_static_key_behind_an_old_pin_is_refused_after_one_retry(
 
 
 def test_the_hub_refuses_another_static_key_for_the_same_access_key(
-    hub: RunningHub, tmp_path: Path
+    hub: RunningHub, tmp_path: Path, driver: str
 ) -> None:
     """Two identities (two static keys) with one access key: the hub pinned the first one's,
     so the second is refused, and says what to do."""
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
     first_identity = NodeIdentity(tmp_path / "first" / "_identity.json")
-    with _client(hub, key=key, identity=first_identity) as first:
+    with _client(hub, driver=driver, key=key, identity=first_identity) as first:
         first.connect()
     second_identity = NodeIdentity(tmp_path / "second" / "_identity.json")
     with (
-        _client(hub, key=key, identity=second_identity, reconnect=FAST_RECONNECT) as second,
+        _client(
+            hub, driver=driver, key=key, identity=second_identity, reconnect=FAST_RECONNECT
+        ) as second,
         pytest.raises(HandshakeFailed, match="refused our Noise static key"),
     ):
         second.connect()
@@ -312,12 +356,15 @@ def test_the_hub_refuses_another_static_key_for_the_same_access_key(
 
 
 def test_two_clients_with_one_access_key_and_the_default_identity_both_connect(
-    hub: RunningHub,
+    hub: RunningHub, driver: str
 ) -> None:
     """No identity given: both read the identity file, so both present its one static key."""
     key = _key()
     hub.add_client(f"sat-{key}", key, DEFAULT_PASSWORD)
-    with _client(hub, key=key) as first, _client(hub, key=key) as second:
+    with (
+        _client(hub, driver=driver, key=key) as first,
+        _client(hub, driver=driver, key=key) as second,
+    ):
         assert first.connect().protocol_version == 3
         assert second.connect().protocol_version == 3
         _round_trip(first, "first of two")
@@ -379,13 +426,13 @@ def test_two_processes_with_one_access_key_and_the_default_identity_both_connect
     assert identity.pinned_hub(f"{hub.host}:{hub.port}") is not None
 
 
-def test_the_same_client_class_speaks_v1_to_4_0_and_v3_to_5_3(hub: RunningHub) -> None:
-    with RunningHub("4.0", start=False) as legacy, _client(legacy) as client:
+def test_the_same_client_class_speaks_v1_to_4_0_and_v3_to_5_3(hub: RunningHub, driver: str) -> None:
+    with RunningHub("4.0", start=False) as legacy, _client(legacy, driver=driver) as client:
         legacy.start()
         info = client.connect()
         assert (info.protocol_version, info.handshake) == (1, "password")
         _round_trip(client, "legacy hub")
-    with _client(hub) as client:
+    with _client(hub, driver=driver) as client:
         info = client.connect()
         assert (info.protocol_version, info.handshake) == (3, "noise-XXpsk2")
         _round_trip(client, "noise hub")

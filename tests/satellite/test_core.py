@@ -201,6 +201,17 @@ def test_keepalive_is_scheduled_from_the_last_traffic() -> None:
     assert core.next_timer() == 45.0
 
 
+def test_without_keepalive_nothing_is_pinged_and_silence_is_not_fatal() -> None:
+    """An HTTP polling driver has no ping/pong: the core must neither ask for one nor tear
+    down a quiet link waiting for a pong that cannot come."""
+    core, _, _ = _connected(keepalive=False, ping_interval=20.0, pong_timeout=10.0)
+    assert core.next_timer() is None
+    for now in (20.0, 30.0, 1000.0):
+        core.handle_timer(now, 0.0)
+        assert core.outputs() == []
+    assert core.ready and core.connection_deadline() is None
+
+
 def test_a_refused_handshake_closes_the_socket_and_gives_up() -> None:
     core = _core(password="not-the-password")
     hub = ScriptedHub()
@@ -240,7 +251,9 @@ def test_the_drivers_own_reason_replaces_the_sessions() -> None:
     core, _, _ = _connected()
     too_big = PayloadTooLarge("a 100 MiB frame")
     core.connection_lost(1009, "too big", 3.0, error=too_big, close_code=1009)
-    failed = [o.argument for o in core.outputs() if isinstance(o, RunHandlers) and o.name == "failed"]
+    failed = [
+        o.argument for o in core.outputs() if isinstance(o, RunHandlers) and o.name == "failed"
+    ]
     assert failed == [too_big]
 
 

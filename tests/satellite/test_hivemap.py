@@ -558,7 +558,8 @@ def test_indexes_stay_exact(
             owners = {
                 peer
                 for peer, node in mapper.nodes.items()
-                if node.public_key and normalize_public_key(node.public_key) == normalize_public_key(key)
+                if node.public_key
+                and normalize_public_key(node.public_key) == normalize_public_key(key)
             }
             found = mapper.node_for(key)
             assert (found.peer if found else None) in (owners or {None})

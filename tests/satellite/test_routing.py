@@ -648,8 +648,6 @@ def test_hub_bound_types_are_dropped(router: SatelliteRouter, msg_type: T) -> No
 @pytest.mark.parametrize(
     "message",
     [
-        HiveMessage(T.QUERY, _bus(), metadata={"query_id": "q"}),
-        HiveMessage(T.CASCADE, _bus(), metadata={"query_id": "q", "is_response": True}),
         HiveMessage(T.HELLO, {"pubkey": "k", "node_id": "n"}),
         HiveMessage(T.BINARY, b"\x00\x01", bin_type=1),
         HiveMessage(T.RENDEZVOUS, {"status": "ok"}),
@@ -658,6 +656,16 @@ def test_hub_bound_types_are_dropped(router: SatelliteRouter, msg_type: T) -> No
 )
 def test_other_types_only_dispatch(router: SatelliteRouter, message: HiveMessage) -> None:
     assert router.handle(message, NOW) == [Dispatch(message.msg_type.value, message)]
+
+
+@pytest.mark.parametrize("kind", [T.QUERY, T.CASCADE])
+def test_query_and_cascade_answers_reach_the_bus_then_dispatch(
+    router: SatelliteRouter, kind: T
+) -> None:
+    message = HiveMessage(kind, _bus(), metadata={"query_id": "q"})
+    actions = router.handle(message, NOW)
+    assert [type(a) for a in actions] == [DeliverToBus, Dispatch]
+    assert actions[-1] == Dispatch(kind.value, message)
 
 
 def test_from_identity(tmp_path: Path, keys: dict[str, KeyPair]) -> None:

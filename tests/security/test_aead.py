@@ -456,7 +456,9 @@ def _outcome(envelope: str | dict[str, Any], key: bytes, encoding: str) -> objec
         return type(exc)
 
 
-EDITS = st.sampled_from(['"', "\\", "\\u0041", "\x00", "\x1f", "\x7f", " ", "}", ",", "é", "=", "A"])
+EDITS = st.sampled_from(
+    ['"', "\\", "\\u0041", "\x00", "\x1f", "\x7f", " ", "}", ",", "é", "=", "A"]
+)
 
 
 @pytest.mark.parametrize("encoding", ["JSON-B64", "JSON-HEX", "JSON-Z85B"])

@@ -150,7 +150,9 @@ def test_auto_compression_rescues_large_metadata() -> None:
     ),
     payload=st.binary(max_size=300),
 )
-def test_auto_compression_is_the_shorter_frame(msg_type: str, metadata: bytes, payload: bytes) -> None:
+def test_auto_compression_is_the_shorter_frame(
+    msg_type: str, metadata: bytes, payload: bytes
+) -> None:
     # compressed=None: the shorter of the two frames, uncompressed on a tie, compressed when only
     # that fits (BINARY decides on the metadata alone, with its zlib remembered)
     choices = []

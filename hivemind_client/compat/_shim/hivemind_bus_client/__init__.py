@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from hivemind_bus_client.message import HiveMessage, HiveMessageType
+from .message import HiveMessage, HiveMessageType
 
 __all__ = ["HiveMessage", "HiveMessageBusClient", "HiveMessageType"]
 
@@ -10,11 +10,11 @@ __all__ = ["HiveMessage", "HiveMessageBusClient", "HiveMessageType"]
 def __getattr__(name: str) -> Any:
     # the clients load on first use, as the reference's async names do
     if name == "HiveMessageBusClient":
-        from hivemind_bus_client.client import HiveMessageBusClient
+        from .client import HiveMessageBusClient
 
         return HiveMessageBusClient
     if name in ("AsyncHiveMessageBusClient", "AsyncHiveMessageWaiter", "AsyncHivePayloadWaiter"):
-        from hivemind_bus_client import async_client
+        from . import async_client
 
         return getattr(async_client, name)
     raise AttributeError(f"module 'hivemind_bus_client' has no attribute {name!r}")

@@ -7,12 +7,13 @@ import random
 from threading import Thread
 from typing import Any
 
-from hivemind_bus_client.identity import NodeIdentity
-from hivemind_bus_client.serialization import decode_bitstring, get_bitstring
 from hivemind_client.api.handlers import BinaryDataCallbacks
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.wire.message import HiveMessage, Message
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
+
+from .identity import NodeIdentity
+from .serialization import decode_bitstring, get_bitstring
 
 __all__ = [
     "BinaryDataCallbacks",
@@ -59,8 +60,9 @@ class HiveMessageWaiter:
 class HivePayloadWaiter(HiveMessageWaiter):
     """Wait for a message whose payload is a bus message of ``payload_type``."""
 
-    def __init__(self, bus: Any, payload_type: str,
-                 message_type: HiveMessageType | str = HiveMessageType.BUS) -> None:
+    def __init__(
+        self, bus: Any, payload_type: str, message_type: HiveMessageType | str = HiveMessageType.BUS
+    ) -> None:
         self.payload_type = payload_type
         super().__init__(bus, message_type)
 

@@ -47,23 +47,12 @@ class NodeIdentity(_NodeIdentity):
             if app_name:
                 identity_file = _config_home() / "hivemind" / app_name / IDENTITY_FILENAME
                 if shared_fallback and not identity_file.is_file() and shared.is_file():
-                    LOG.warning("%r has no identity file yet and reads the shared %s",
-                                app_name, shared)
+                    LOG.warning(
+                        "%r has no identity file yet and reads the shared %s", app_name, shared
+                    )
                     identity_file = shared
                     self.uses_shared_fallback = True
         super().__init__(identity_file)
-
-    def is_trusted_key(self, pubkey: str) -> bool:
-        """Whether ``pubkey`` is one of the trusted keys."""
-        return self.is_trusted(pubkey)
-
-    def get_trusted_alias(self, pubkey: str) -> str | None:
-        """The alias a trusted key was stored under."""
-        return self.alias_of(pubkey)
-
-    def create_keys(self) -> None:
-        """Generate a new RSA key pair into the identity's directory."""
-        self.reset_keys()
 
     def get_pinned_noise_key(self, node_id: str) -> str | None:
         """The pinned Noise static key of a hub, hex."""

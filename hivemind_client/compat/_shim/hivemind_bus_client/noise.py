@@ -1,5 +1,6 @@
 """``hivemind_bus_client.noise``: :mod:`hivemind_client.security.hivemind_noise`."""
 
+from hivemind_client.errors import AuthenticationFailed, HandshakeFailed
 from hivemind_client.security.hivemind_noise import (
     CHUNK_SIZE,
     PATTERN_KK,
@@ -13,12 +14,21 @@ from hivemind_client.security.hivemind_noise import (
     noise_protocol_name,
     select_noise_options,
 )
-from hivemind_client.errors import AuthenticationFailed, HandshakeFailed
 
 __all__ = [
-    "CHUNK_SIZE", "NOISE_PATTERN_KK", "NOISE_PATTERN_XX", "NOISE_SUITES", "NOISE_SUITE_AESGCM",
-    "NOISE_SUITE_CHACHA", "NOISE_SUPPORTED", "NoiseHandshakeFailed", "NoiseTransport",
-    "NoiseTransportFailed", "build_prologue", "canonical_json", "noise_protocol_name",
+    "CHUNK_SIZE",
+    "NOISE_PATTERN_KK",
+    "NOISE_PATTERN_XX",
+    "NOISE_SUITES",
+    "NOISE_SUITE_AESGCM",
+    "NOISE_SUITE_CHACHA",
+    "NOISE_SUPPORTED",
+    "NoiseHandshakeFailed",
+    "NoiseTransport",
+    "NoiseTransportFailed",
+    "build_prologue",
+    "canonical_json",
+    "noise_protocol_name",
     "select_noise_options",
 ]
 

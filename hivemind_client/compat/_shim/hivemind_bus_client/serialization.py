@@ -14,8 +14,13 @@ from hivemind_client.wire.frame import FRAME_FORMAT_VERSION, MAX_METADATA_SIZE, 
 from hivemind_client.wire.message import HiveMessage, Message, as_ovos_dict
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
-__all__ = ["BINARY_ENCODABLE_TYPES", "PROTOCOL_VERSION", "decode_bitstring", "get_bitstring",
-           "mycroft2bitstring"]
+__all__ = [
+    "BINARY_ENCODABLE_TYPES",
+    "PROTOCOL_VERSION",
+    "decode_bitstring",
+    "get_bitstring",
+    "mycroft2bitstring",
+]
 
 PROTOCOL_VERSION = FRAME_FORMAT_VERSION
 MAX_METADATA_BYTES = MAX_METADATA_SIZE
@@ -39,10 +44,10 @@ BINARY_ENCODABLE_TYPES = frozenset(_TYPE2INT)
 
 def _as_bits(frame: bytes) -> Any:
     try:
-        from bitstring import Bits
+        from bitstring import Bits  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return frame
-    return Bits(bytes=frame)
+    return Bits(frame)
 
 
 def get_bitstring(
@@ -57,16 +62,20 @@ def get_bitstring(
     """The binary frame of one message (see :func:`hivemind_client.wire.codec.encode_binary`)."""
     if proto_version > PROTOCOL_VERSION:
         raise UnsupportedVersion(f"Max Supported Version: {PROTOCOL_VERSION}")
-    if isinstance(payload, HiveMessage) and HiveMessageType(hive_type) not in (
-        HiveMessageType.BINARY,
-    ) and payload.msg_type == HiveMessageType(hive_type):
+    if (
+        isinstance(payload, HiveMessage)
+        and HiveMessageType(hive_type) not in (HiveMessageType.BINARY,)
+        and payload.msg_type == HiveMessageType(hive_type)
+    ):
         message = payload
         if hivemeta:
             message = payload.forward(metadata=dict(hivemeta))
     else:
         message = HiveMessage(
             hive_type,
-            payload if payload is not None else ({} if hive_type != HiveMessageType.BINARY else b""),
+            payload
+            if payload is not None
+            else ({} if hive_type != HiveMessageType.BINARY else b""),
             bin_type=binary_type,
             metadata=hivemeta or {},
         )
@@ -83,5 +92,9 @@ def mycroft2bitstring(msg: Any, compressed: bool = False) -> Any:
     """The BUS frame of an OVOS message, its context as the frame's metadata."""
     if isinstance(msg, str | bytes):
         msg = Message.deserialize(msg)
-    return get_bitstring(HiveMessageType.BUS, payload=as_ovos_dict(msg),
-                         hivemeta=dict(as_ovos_dict(msg)["context"]), compressed=compressed)
+    return get_bitstring(
+        HiveMessageType.BUS,
+        payload=as_ovos_dict(msg),
+        hivemeta=dict(as_ovos_dict(msg)["context"]),
+        compressed=compressed,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hivemind_bus_client.encryption import decrypt_bin, decrypt_from_json, encrypt_as_json, encrypt_bin
 from hivemind_client.errors import InvalidArgument
 from hivemind_client.wire.frame import deflate, inflate
 from hivemind_client.wire.message import (
@@ -17,10 +16,27 @@ from hivemind_client.wire.message import (
 )
 from hivemind_client.wire.message_types import HiveMessageType
 
+from .encryption import (
+    decrypt_bin,
+    decrypt_from_json,
+    encrypt_as_json,
+    encrypt_bin,
+)
+
 __all__ = [
-    "bytes2str", "cast2bytes", "compress_payload", "decompress_payload", "decrypt_bin",
-    "decrypt_from_json", "encrypt_as_json", "encrypt_bin", "get_hivemsg", "get_mycroft_msg",
-    "get_payload", "payload2dict", "serialize_message",
+    "bytes2str",
+    "cast2bytes",
+    "compress_payload",
+    "decompress_payload",
+    "decrypt_bin",
+    "decrypt_from_json",
+    "encrypt_as_json",
+    "encrypt_bin",
+    "get_hivemsg",
+    "get_mycroft_msg",
+    "get_payload",
+    "payload2dict",
+    "serialize_message",
 ]
 
 
@@ -46,13 +62,11 @@ def payload2dict(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidArgument(f"cannot make a dict of a {type(payload).__name__}")
     for key, value in payload.items():
-        if isinstance(value, HiveMessage | dict) or isinstance(value, MessageLike):
+        if isinstance(value, HiveMessage | dict | MessageLike):
             payload[key] = payload2dict(value)
         elif isinstance(value, list):
             payload[key] = [
-                payload2dict(item)
-                if isinstance(item, HiveMessage | dict) or isinstance(item, MessageLike)
-                else item
+                payload2dict(item) if isinstance(item, HiveMessage | dict | MessageLike) else item
                 for item in value
             ]
     return payload
@@ -91,8 +105,11 @@ def get_mycroft_msg(pload: Any) -> Any:
     if isinstance(pload, str | bytes):
         pload = parse_json_object(pload, "bus message")
     if isinstance(pload, dict):
-        return Message(pload.get("msg_type") or pload["type"], pload.get("data") or {},
-                       pload.get("context") or {})
+        return Message(
+            pload.get("msg_type") or pload["type"],
+            pload.get("data") or {},
+            pload.get("context") or {},
+        )
     if isinstance(pload, MessageLike):
         return pload
     raise InvalidArgument(f"not a bus message: {type(pload).__name__}")
