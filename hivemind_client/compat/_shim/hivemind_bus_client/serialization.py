@@ -24,6 +24,7 @@ __all__ = [
 
 PROTOCOL_VERSION = FRAME_FORMAT_VERSION
 MAX_METADATA_BYTES = MAX_METADATA_SIZE
+HiveMindBinaryPayloadType = BinaryPayloadType  # the reference defines it here (hivemind-mic-satellite imports it from here)
 
 
 def _codes() -> dict[HiveMessageType, int]:
