@@ -21,6 +21,7 @@ from hivemind_client.api.base import ClientBase, lifecycle_events
 from hivemind_client.api.handlers import (
     LocalBus,
     deliver_binary,
+    for_bus,
     hive_message_of_type,
     mycroft_message_of_type,
     payload_matcher,
@@ -167,7 +168,7 @@ class AsyncHiveMessageBusClient(ClientBase):
             elif isinstance(output, RunHandlers):
                 self._call_handlers(output.name, output.argument)
             elif isinstance(output, DeliverToBus):
-                self.internal_bus.emit(output.message)
+                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
             elif isinstance(output, BinaryReceived):
                 deliver_binary(self.bin_callbacks, output.message)
 

@@ -17,7 +17,7 @@ from hivemind_client.api.handlers import (
     BinaryDataCallbacks,
     ClientEvents,
     HandlerRegistry,
-    LocalBus,
+    default_internal_bus,
 )
 from hivemind_client.core.links import DEFAULT_NONCE_WINDOW
 from hivemind_client.core.reconnect import GiveUp, ReconnectPolicy, Retry
@@ -111,7 +111,7 @@ class ClientBase(HandlerRegistry):
         self.share_bus = share_bus
         self.compress = compress
         self.binarize = binarize
-        self.internal_bus = internal_bus if internal_bus is not None else LocalBus()
+        self.internal_bus = internal_bus if internal_bus is not None else default_internal_bus()
         self.emitter = ClientEvents()
         """open / close / reconnecting / auth_rejected, as an OVOS bus client's emitter."""
         self.connected_event = threading.Event()

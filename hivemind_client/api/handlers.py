@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from hivemind_client.wire.message import HiveMessage, Message, MessageLike
+from hivemind_client.wire.message import HiveMessage, Message, MessageLike, ovos_message_class
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
 __all__ = [
@@ -20,7 +20,9 @@ __all__ = [
     "Handler",
     "HandlerRegistry",
     "LocalBus",
+    "default_internal_bus",
     "deliver_binary",
+    "for_bus",
     "hive_message_of_type",
     "message_of_type",
     "mycroft_message_of_type",
@@ -88,6 +90,29 @@ class LocalBus:
                     self.schedule(result)
             except Exception:
                 LOG.exception("bus handler for %s failed", message.msg_type)
+
+
+def default_internal_bus() -> Any:
+    """The reference's default local bus: an OVOS ``FakeBus`` when ``ovos_utils`` is installed
+    (the OVOS services a satellite hosts rely on its behaviour, e.g. ``speak`` mirrored as
+    ``ovos.utterance.speak`` for ovos-audio), else :class:`LocalBus`."""
+    try:
+        from ovos_utils.fakebus import FakeBus  # type: ignore[import-not-found]
+    except Exception:  # not installed (or broken): our own bus
+        return LocalBus()
+    return FakeBus()
+
+
+def for_bus(bus: Any, message: Message) -> Any:
+    """``message`` as ``bus`` wants it: an ``ovos_bus_client`` Message for an OVOS bus when
+    that package is installed (OVOS code sets attributes on it, e.g. its bound session, which
+    our slotted Message refuses), ours for :class:`LocalBus`."""
+    if isinstance(bus, LocalBus):
+        return message
+    ovos_message = ovos_message_class()
+    if ovos_message is None:
+        return message
+    return ovos_message(message.msg_type, message.data, message.context)
 
 
 def refuse_awaitable(result: Awaitable[Any]) -> None:

@@ -19,6 +19,7 @@ from hivemind_client.api.base import ClientBase, lifecycle_events
 from hivemind_client.api.handlers import (
     Handler,
     deliver_binary,
+    for_bus,
     message_of_type,
     mycroft_message_of_type,
     payload_matcher,
@@ -323,7 +324,7 @@ class ThreadedClient(ClientBase):
             elif isinstance(output, RunHandlers):
                 self._call_handlers(output.name, output.argument, handlers)
             elif isinstance(output, DeliverToBus):
-                self.internal_bus.emit(output.message)
+                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
             elif isinstance(output, MessageArrived):
                 transport = self._transport
                 if transport is not None:
@@ -340,7 +341,7 @@ class ThreadedClient(ClientBase):
             elif isinstance(output, RunHandlers):
                 self._call_handlers(output.name, output.argument)
             elif isinstance(output, DeliverToBus):
-                self.internal_bus.emit(output.message)
+                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
             elif isinstance(output, BinaryReceived):
                 deliver_binary(self.bin_callbacks, output.message)
 

@@ -321,38 +321,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingHub]:
 
 RUNNERS = [
     "reference",
-    pytest.param(
-        "compat",
-        marks=pytest.mark.skipif(
-            not (ROOT / "hivemind_client" / "compat" / "__main__.py").exists(),
-            reason="hivemind_client.compat is not in this tree yet",
-        ),
-    ),
-]
-
-
-#: hivemind-voice-sat through compat: everything up to the answer works, and the answer reaches
-#: the client's internal bus as ``speak``; ovos-audio never speaks it, for two reasons (each fix
-#: alone is not enough, both together make this test pass; checked by hand):
-#: - ovos-audio 2.x listens to the spec topic ``ovos.utterance.speak`` only and relies on the bus
-#:   to mirror legacy ``speak`` onto it. The reference's default internal bus is
-#:   ``ovos_utils.fakebus.FakeBus``, which does; our default ``LocalBus`` does not.
-#: - the client hands its internal bus our own ``Message`` (``__slots__``), and OVOS's
-#:   ``SessionManager.get(message)`` sets ``message._bound_session``: AttributeError.
-VOICE_RUNNERS = [
-    "reference",
-    pytest.param(
-        "compat",
-        marks=[
-            RUNNERS[1].marks[0],
-            pytest.mark.xfail(
-                reason="the internal bus is not an OVOS FakeBus (no speak -> ovos.utterance.speak "
-                "twin) and gets our slotted Message, not an OVOS one",
-                raises=pytest.fail.Exception,  # a step timed out; any other error is a failure
-                strict=True,
-            ),
-        ],
-    ),
+    "compat",
 ]
 
 
@@ -466,7 +435,7 @@ def _speech_trace(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("runner", VOICE_RUNNERS)
+@pytest.mark.parametrize("runner", RUNNERS)
 def test_voice_satellite_hears_and_answers(
     runner: str, hub: RecordingHub, voice_sat_bin: Path, tmp_path: Path
 ) -> None:
