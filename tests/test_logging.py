@@ -92,7 +92,8 @@ def _logs(tree: ast.Module) -> bool:
 
 def test_modules_log_under_their_own_name() -> None:
     """Every module that logs has its own logger, named after it (the CLI configures the
-    package's and the websocket library's loggers by name, on purpose)."""
+    package's and the websocket library's loggers by name, on purpose; the HTTP driver takes
+    httpx's logger only to filter the access key out of it)."""
     missing = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
@@ -107,6 +108,8 @@ def test_modules_log_under_their_own_name() -> None:
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "getLogger"
         ]
+        third_party = {'logging.getLogger("httpx")'}
+        named = [call for call in named if ast.unparse(call) not in third_party]
         if any(ast.unparse(call) != "logging.getLogger(__name__)" for call in named):
             missing.append(f"{relative}: a logger not named __name__")
         if _logs(tree) and not named:

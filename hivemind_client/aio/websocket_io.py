@@ -24,8 +24,8 @@ from hivemind_client.errors import HiveMindError
 
 __all__ = ["Unreachable", "open_websocket", "set_max_size", "ssl_context"]
 
-_WEBSOCKET_LOG = logging.getLogger(f"{__name__}.websockets")
-"""websockets' own log (frames, the upgrade request), with the access key taken out."""
+_WEBSOCKET_LOG = logging.getLogger(__name__)
+"""websockets logs here (frames, the upgrade request), with the access key taken out."""
 _REDIRECTS = range(300, 400)
 _MAX_LOCATION_SHOWN = 200
 

@@ -189,8 +189,8 @@ def test_on_once_remove_and_remove_all_listeners_for_ovos_types() -> None:
             client.emit(Message("recognizer_loop:utterance", {"utterances": [text]}))
             assert _until(lambda text=text: every[-1:] == [text])
         client.remove_all_listeners("speak")
-        client.emit(Message("recognizer_loop:utterance", {"utterances": ["three"]}))
-        assert client.wait_for_message("speak", timeout=5) is not None  # it did arrive
+        three = Message("recognizer_loop:utterance", {"utterances": ["three"]})
+        assert client.wait_for_response(three, "speak", timeout=5) is not None  # it did arrive
         assert (every, first, removed) == (["one", "two"], ["one"], [])
 
 
