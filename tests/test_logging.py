@@ -108,7 +108,7 @@ def test_modules_log_under_their_own_name() -> None:
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "getLogger"
         ]
-        third_party = {'logging.getLogger("httpx")'}
+        third_party = {"logging.getLogger('httpx')"}
         named = [call for call in named if ast.unparse(call) not in third_party]
         if any(ast.unparse(call) != "logging.getLogger(__name__)" for call in named):
             missing.append(f"{relative}: a logger not named __name__")
