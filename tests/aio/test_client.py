@@ -16,7 +16,7 @@ from hivemind_client.errors import ConnectionFailed, NotConnected
 from hivemind_client.wire.message import HiveMessage, Message
 from tests.sync.misbehaving_hub import FAST_RECONNECT, HubConnection, MisbehavingHub, speak
 
-from .conftest import SLOW_CALLBACK, SlowSteps
+from .slow_steps import SLOW_CALLBACK, SlowSteps
 
 
 def _client(hub: MisbehavingHub, **options: Any) -> AsyncHiveMessageBusClient:
