@@ -23,9 +23,9 @@ def logic_lines(path: Path) -> int:
             value = body[0].value
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 docstrings.update(range(body[0].lineno, (body[0].end_lineno or 0) + 1))
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            if isinstance(node.value.value, str):  # attribute docstrings
-                docstrings.update(range(node.lineno, (node.end_lineno or 0) + 1))
+        is_text = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if is_text and isinstance(node.value.value, str):  # attribute docstrings
+            docstrings.update(range(node.lineno, (node.end_lineno or 0) + 1))
     lines: set[int] = set()
     skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
