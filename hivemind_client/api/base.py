@@ -174,6 +174,13 @@ class ClientBase(HandlerRegistry):
         return self._core.config.session_id
 
     @property
+    def hub_session(self) -> dict[str, Any] | None:
+        """The session state the hub last returned for our session (``active_handlers``,
+        ``converse_handlers``, ``response_mode``, ``intent_context``): sent back with every
+        BUS message that has no session of its own."""
+        return self._core.hub_session
+
+    @property
     def hub_pin_id(self) -> str:
         """Where the hub's v3 static key is pinned: ``host:port`` (the reference's pin id)."""
         parts = urlsplit(self.url)

@@ -130,13 +130,6 @@ class ThreadedClient(ClientBase):
         return self._transport is not None and self._transport.ready
 
     @property
-    def hub_session(self) -> dict[str, Any] | None:
-        """The session state the hub last returned for our session (``active_handlers``,
-        ``converse_handlers``, ``response_mode``, ``intent_context``): sent back with every
-        BUS message that has no session of its own."""
-        return self._core.hub_session
-
-    @property
     def started_running(self) -> bool:
         """True once ``connect``/``run_in_thread`` started the connection (an OVOS bus's flag)."""
         return self._transport is not None

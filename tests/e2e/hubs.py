@@ -500,6 +500,43 @@ class RunningHub:
         self.clients[access_key] = {"name": name, "node_id": node_id, "password": password}
         return node_id
 
+    def add_keyless_client(
+        self, name: str, access_key: str, *, allow: Iterable[str] = DEFAULT_ALLOWED
+    ) -> str:
+        """4.0 only: a client record with neither a password nor a pre-shared key.
+
+        ``add-client`` always sets both, so this writes the record through the hub's own
+        database class. For such a client a 4.0 hub offers its RSA handshake
+        (``"handshake": true, "password": false``). Returns the node id.
+        """
+        if self.version != "4.0":
+            raise HubError("only hivemind-core 4.0 keys a link without a password (RSA)")
+        self.prepare()
+        script = (
+            "import json, sys\n"
+            "from hivemind_core.database import ClientDatabase\n"
+            "name, key, allow = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])\n"
+            "with ClientDatabase() as db:\n"
+            "    db.add_client(name, key, allowed_types=allow)\n"
+            "    print(db.get_client_by_api_key(key).client_id)\n"
+        )
+        p = subprocess.run(
+            [str(self.python), "-c", script, name, access_key, json.dumps(list(allow))],
+            env=self.env,
+            cwd=self.tmp_dir,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        lines = p.stdout.strip().splitlines()
+        if p.returncode != 0 or not lines:
+            raise HubError(f"adding a keyless client failed ({p.returncode}):\n{p.stderr}")
+        node_id = lines[-1].strip()
+        self.clients[access_key] = {"name": name, "node_id": node_id, "password": None}
+        return node_id
+
     def allow_msg(self, msg_type: str, node_id: str | int) -> None:
         """``hivemind-core allow-msg TYPE NODE_ID`` (a no-op if the type is already allowed)."""
         self.cli("allow-msg", msg_type, str(node_id))
