@@ -151,6 +151,8 @@ class RunningHub:
                          on ``port`` instead of the websocket one; the hub then runs from the
                          oracle env hub-VERSION-http, and ``url`` is http://
       ensure_env         build the oracle env with scripts/oracles.py when it is missing
+      rendezvous         5.x only: run from the oracle env hub-VERSION-rendezvous (with the
+                         hivemind-rendezvous mailbox) and enable it in server.json
     """
 
     DEFAULT_PASSWORD = DEFAULT_PASSWORD
@@ -176,12 +178,23 @@ class RunningHub:
         ensure_env: bool = True,
         keep_tmp: bool = False,
         http: bool = False,
+        rendezvous: bool = False,
     ) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"version must be one of {SUPPORTED_VERSIONS}, not {version!r}")
         self.version = version
         self.http = http
-        self.env_name = f"hub-{version}-http" if http else f"hub-{version}"
+        if rendezvous and (http or version == "4.0"):
+            raise ValueError("rendezvous needs a 5.x hub over websockets")
+        self.env_name = (
+            f"hub-{version}-http"
+            if http
+            else f"hub-{version}-rendezvous"
+            if rendezvous
+            else f"hub-{version}"
+        )
+        if rendezvous:
+            config_overrides = {"rendezvous": {"enabled": True}, **(config_overrides or {})}
         self.venv = VENVS / self.env_name
         self.binarize = bool(binarize)
         self.allowed_encodings = list(allowed_encodings) if allowed_encodings is not None else None
