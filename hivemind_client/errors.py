@@ -29,7 +29,8 @@ Two branches say who is at fault::
         ├── InvalidEncoding             invalid-encoding
         ├── AuthenticationFailed        authentication-failed
         ├── HandshakeFailed             handshake-failed
-        └── ConnectionFailed            connection-failed
+        ├── ConnectionFailed            connection-failed
+        └── RendezvousError             rendezvous-error
 
 Bad values are also ``ValueError``s, as in Python and in the reference client (whose callers
 catch ``ValueError`` for an unknown message type or a malformed frame): InvalidArgument,
@@ -48,6 +49,7 @@ Where they come from, layer by layer (this module sits below all of them)::
                                         NotConnected (as events; nothing escapes receive_message)
     satellite/   queue, waiters,        QueueFull, TooManyWaiters, TooManyPendingAggregations
                  CASCADE windows
+    satellite/   RENDEZVOUS replies     RendezvousError
     identity/    files on disk          IdentityError
     sync/        the socket             ConnectionFailed (cannot connect, a certificate pin),
                                         PayloadTooLarge (a frame over max_message_size)
@@ -74,6 +76,7 @@ __all__ = [
     "PayloadTooLarge",
     "QueueFull",
     "RemoteError",
+    "RendezvousError",
     "TooManyPendingAggregations",
     "TooManyWaiters",
     "TruncatedFrame",
@@ -229,6 +232,21 @@ class ConnectionFailed(RemoteError):
     """The connection to the hub could not be made or was refused."""
 
     code = "connection-failed"
+
+
+class RendezvousError(RemoteError):
+    """A rendezvous node refused a deposit, collect or ack, or did not answer in time.
+
+    ``reason`` is the node's own word (``not_a_rendezvous_node``, ``mailbox_full``,
+    ``payload_must_be_intercom``, ...) or ``no_reply``; ``mailbox_node`` names the node that
+    answered, when it said."""
+
+    code = "rendezvous-error"
+
+    def __init__(self, message: str, reason: str = "", mailbox_node: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.mailbox_node = mailbox_node
 
 
 def error_codes() -> dict[str, type[HiveMindError]]:

@@ -99,6 +99,21 @@ class BlockingAsyncClient:
             self.client.wait_for_payload(payload_type, message_type, timeout), timeout + 30
         )
 
+    def rendezvous_deposit(
+        self, target_key: str, intercom: Any, ttl: int | None = None, timeout: float = 10.0
+    ) -> str:
+        return self._run(  # type: ignore[no-any-return]
+            self.client.rendezvous_deposit(target_key, intercom, ttl, timeout), timeout + 30
+        )
+
+    def rendezvous_collect(self, timeout: float = 10.0) -> Any:
+        return self._run(self.client.rendezvous_collect(timeout), timeout + 30)
+
+    def rendezvous_ack(self, deposit_ids: Any, timeout: float = 10.0) -> int:
+        return self._run(  # type: ignore[no-any-return]
+            self.client.rendezvous_ack(deposit_ids, timeout), timeout + 30
+        )
+
     def close(self) -> None:
         """Close the client and stop its loop; from a handler (on the loop), close in the background."""
         if self._closed:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from hivemind_client.aio.driver import AsyncWebsocketDriver
@@ -30,6 +30,7 @@ from hivemind_client.api.handlers import (
 from hivemind_client.core.reconnect import GiveUp
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import InvalidArgument, NotConnected, QueueFull
+from hivemind_client.satellite import rendezvous
 from hivemind_client.satellite.core import (
     BinaryReceived,
     Connected,
@@ -63,6 +64,7 @@ class AsyncHiveMessageBusClient(ClientBase):
         self._handler_tasks: set[asyncio.Task[Any]] = set()
         self._handlers_done: asyncio.Event | None = None
         self._streams: list[asyncio.Queue[Any]] = []
+        self._rendezvous: asyncio.Lock | None = None
         if isinstance(self.internal_bus, LocalBus):
             self.internal_bus.schedule = self._schedule_handler
         if self.share_bus:
@@ -297,6 +299,34 @@ class AsyncHiveMessageBusClient(ClientBase):
         """Send ``message`` and wait as ``wait_for_payload`` does."""
         found = await self._wait(payload_matcher(message_type, payload_type), timeout, message)
         return found if isinstance(found, HiveMessage) else None
+
+    # -- RENDEZVOUS (a hub holding mailboxes: hivemind-rendezvous) -----------------------------
+    async def _rendezvous_exchange(
+        self, request: HiveMessage, timeout: float
+    ) -> HiveMessage | None:
+        if self._rendezvous is None:
+            self._rendezvous = asyncio.Lock()  # one request at a time: replies carry no id
+        async with self._rendezvous:
+            found = await self._wait(rendezvous.is_reply, timeout, request)
+        return found if isinstance(found, HiveMessage) else None
+
+    async def rendezvous_deposit(
+        self, target_key: str, intercom: HiveMessage, ttl: int | None = None, timeout: float = 10.0
+    ) -> str:
+        """Leave ``intercom`` (an INTERCOM message) in ``target_key``'s mailbox; the deposit id."""
+        request = rendezvous.deposit_request(target_key, intercom, ttl)
+        return rendezvous.read_deposit(await self._rendezvous_exchange(request, timeout))
+
+    async def rendezvous_collect(self, timeout: float = 10.0) -> list[rendezvous.Mail]:
+        """The mail waiting in our mailbox, kept there until :meth:`rendezvous_ack`."""
+        return rendezvous.read_collect(
+            await self._rendezvous_exchange(rendezvous.collect_request(), timeout)
+        )
+
+    async def rendezvous_ack(self, deposit_ids: Sequence[str], timeout: float = 10.0) -> int:
+        """Drop the deposits we received; how many the hub dropped."""
+        request = rendezvous.ack_request(deposit_ids)
+        return rendezvous.read_ack(await self._rendezvous_exchange(request, timeout))
 
 
 def _wake(token: Any) -> None:

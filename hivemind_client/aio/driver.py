@@ -164,7 +164,11 @@ class AsyncWebsocketDriver:
                 if not isinstance(outcome, Retry) or self._stopping:
                     return
                 if outcome.delay > 0:
-                    LOG.info("reconnecting in %.2f s", outcome.delay)
+                    LOG.info(
+                        "link closed (close code %s); reconnecting in %.2f s",
+                        outcome.close_code,
+                        outcome.delay,
+                    )
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._wake_stop.wait(), outcome.delay)
         finally:

@@ -24,7 +24,7 @@ from hivemind_client.core.reconnect import GiveUp, ReconnectPolicy, Retry
 from hivemind_client.core.session import (
     DEFAULT_MAX_HANDSHAKE_MESSAGE,
 )
-from hivemind_client.core.url import build_url
+from hivemind_client.core.url import build_url as _build_url
 from hivemind_client.errors import HandshakeFailed, IdentityError, InvalidArgument
 from hivemind_client.identity.node_identity import NodeIdentity
 from hivemind_client.identity.stores import IdentityNoiseStore, MemoryNoiseStore, NoiseKeyStore
@@ -37,9 +37,11 @@ from hivemind_client.satellite.core import (
     SatelliteCore,
 )
 from hivemind_client.satellite.hivemap import HiveMapper
+from hivemind_client.satellite.rendezvous import Mail, open_mail
 from hivemind_client.satellite.routing import SatelliteRouter
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
+from hivemind_client.wire.message import HiveMessage
 
 __all__ = [
     "DEFAULT_RECONNECT",
@@ -156,7 +158,21 @@ class ClientBase(HandlerRegistry):
     @property
     def url(self) -> str:
         """The hub URL (with the authorization query)."""
-        return build_url(self.host, self.port, self.useragent, str(self.key))
+        return _build_url(self.host, self.port, self.useragent, str(self.key))
+
+    @staticmethod
+    def build_url(
+        key: str,
+        host: str = "127.0.0.1",
+        port: int | None = 5678,
+        useragent: str = DEFAULT_USERAGENT,
+        ssl: bool = True,
+    ) -> str:
+        """The hub URL for ``key``, as the reference's static ``build_url`` (``wss`` unless
+        ``ssl=False``; a scheme already in ``host`` wins)."""
+        if "://" not in host:
+            host = f"{'wss' if ssl else 'ws'}://{host}"
+        return _build_url(host, port, useragent, key)
 
     @property
     def info(self) -> ConnectionInfo | None:
@@ -172,6 +188,21 @@ class ClientBase(HandlerRegistry):
     def session_id(self) -> str:
         """Our session id: one per client, kept across reconnects."""
         return self._core.config.session_id
+
+    @property
+    def hub_session(self) -> dict[str, Any] | None:
+        """The session state the hub last returned for our session (``active_handlers``,
+        ``converse_handlers``, ``response_mode``, ``intent_context``): sent back with every
+        BUS message that has no session of its own."""
+        return self._core.hub_session
+
+    def open_mail(self, mail: Mail, sender_public_pem: str | None = None) -> HiveMessage:
+        """The message inside collected RENDEZVOUS mail, opened with our identity's RSA key
+        (its signature checked against ``sender_public_pem`` when given)."""
+        private = _identity_value(self.identity, "private_key_pem")
+        if not private:
+            raise IdentityError("opening mail needs an identity with an RSA key")
+        return open_mail(mail, str(private), sender_public_pem=sender_public_pem)
 
     @property
     def hub_pin_id(self) -> str:

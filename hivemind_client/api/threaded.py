@@ -33,6 +33,7 @@ from hivemind_client.errors import (
     NotConnected,
     QueueFull,
 )
+from hivemind_client.satellite import rendezvous
 from hivemind_client.satellite.core import (
     BinaryReceived,
     Connected,
@@ -122,6 +123,7 @@ class ThreadedClient(ClientBase):
         self._gave_up: HiveMindError | None = None
         self._closed = False
         self._echoing = threading.local()  # our own BUS message on the internal bus: not shared
+        self._rendezvous = threading.Lock()  # one RENDEZVOUS request at a time: replies carry no id
         if self.share_bus:
             self.internal_bus.on("message", self._share)
 
@@ -129,13 +131,6 @@ class ThreadedClient(ClientBase):
     def connected(self) -> bool:
         """True while the session is established."""
         return self._transport is not None and self._transport.ready
-
-    @property
-    def hub_session(self) -> dict[str, Any] | None:
-        """The session state the hub last returned for our session (``active_handlers``,
-        ``converse_handlers``, ``response_mode``, ``intent_context``): sent back with every
-        BUS message that has no session of its own."""
-        return self._core.hub_session
 
     @property
     def started_running(self) -> bool:
@@ -511,3 +506,30 @@ class ThreadedClient(ClientBase):
         """Send ``message`` and wait as ``wait_for_payload`` does."""
         found = self._wait(payload_matcher(message_type, payload_type), timeout, message)
         return found if isinstance(found, HiveMessage) else None
+
+    # -- RENDEZVOUS (a hub holding mailboxes: hivemind-rendezvous) -----------------------------
+    def _rendezvous_exchange(self, request: HiveMessage, timeout: float) -> HiveMessage | None:
+        with self._rendezvous:
+            found = self._wait(rendezvous.is_reply, timeout, request)
+        return found if isinstance(found, HiveMessage) else None
+
+    def rendezvous_deposit(
+        self, target_key: str, intercom: HiveMessage, ttl: int | None = None, timeout: float = 10.0
+    ) -> str:
+        """Leave ``intercom`` (an INTERCOM message, sealed for the recipient) in the mailbox of
+        access key ``target_key`` on the hub; returns the deposit id. RendezvousError when the
+        hub refuses (its reason kept) or does not answer within ``timeout``."""
+        request = rendezvous.deposit_request(target_key, intercom, ttl)
+        return rendezvous.read_deposit(self._rendezvous_exchange(request, timeout))
+
+    def rendezvous_collect(self, timeout: float = 10.0) -> list[rendezvous.Mail]:
+        """The mail waiting in our mailbox (the hub knows it by our access key). It stays there
+        until :meth:`rendezvous_ack`; open each with :meth:`open_mail`."""
+        return rendezvous.read_collect(
+            self._rendezvous_exchange(rendezvous.collect_request(), timeout)
+        )
+
+    def rendezvous_ack(self, deposit_ids: Sequence[str], timeout: float = 10.0) -> int:
+        """Drop the deposits we received from our mailbox; returns how many the hub dropped."""
+        request = rendezvous.ack_request(deposit_ids)
+        return rendezvous.read_ack(self._rendezvous_exchange(request, timeout))

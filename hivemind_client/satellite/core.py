@@ -295,6 +295,7 @@ class SatelliteCore:
         self._timed_out = False
         self._failure: SessionFailed | None = None
         self._override: tuple[HiveMindError, int | None] | None = None
+        self._closed_code: int | None = None  # the hub's close code for an established link
         self.hub_session: dict[str, Any] | None = None
         """The session state the hub last returned for our session id (sent back with every
         BUS message that carries no session of its own)."""
@@ -358,6 +359,7 @@ class SatelliteCore:
         self._fatal = self._timed_out = False
         self._failure = None
         self._override = None
+        self._closed_code = None
 
     def connection_failed(self, error: HiveMindError, *, final: bool = False) -> None:
         """No socket could be opened. ``final``: retrying cannot help (a certificate pin)."""
@@ -750,6 +752,7 @@ class SatelliteCore:
                 if self._override is None:  # the driver's own reason was reported instead
                     self._report_failure(event.error)
             elif isinstance(event, ConnectionClosed):
+                self._closed_code = event.code  # 4003 (a kick) and 1000 read differently
                 self._outputs.append(RunHandlers("disconnected", event))
         self._outgoing.extend(session.messages_to_send())
         if session.closed and not closing:
@@ -840,7 +843,7 @@ class SatelliteCore:
             return
         failure = self._failure
         error = failure.error if failure is not None else None
-        code = failure.close_code if failure is not None else None
+        code = failure.close_code if failure is not None else self._closed_code
         if self._override is not None:
             error, code = self._override
         if self._stopping:

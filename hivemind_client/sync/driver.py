@@ -191,7 +191,11 @@ class WebsocketDriver:
             if not isinstance(outcome, Retry) or self._stop.is_set():
                 break
             if outcome.delay > 0:
-                LOG.info("reconnecting in %.2f s", outcome.delay)
+                LOG.info(
+                    "link closed (close code %s); reconnecting in %.2f s",
+                    outcome.close_code,
+                    outcome.delay,
+                )
             if self._stop.wait(outcome.delay):
                 break
 

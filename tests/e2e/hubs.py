@@ -151,6 +151,8 @@ class RunningHub:
                          on ``port`` instead of the websocket one; the hub then runs from the
                          oracle env hub-VERSION-http, and ``url`` is http://
       ensure_env         build the oracle env with scripts/oracles.py when it is missing
+      rendezvous         5.x only: run from the oracle env hub-VERSION-rendezvous (with the
+                         hivemind-rendezvous mailbox) and enable it in server.json
     """
 
     DEFAULT_PASSWORD = DEFAULT_PASSWORD
@@ -176,12 +178,23 @@ class RunningHub:
         ensure_env: bool = True,
         keep_tmp: bool = False,
         http: bool = False,
+        rendezvous: bool = False,
     ) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"version must be one of {SUPPORTED_VERSIONS}, not {version!r}")
         self.version = version
         self.http = http
-        self.env_name = f"hub-{version}-http" if http else f"hub-{version}"
+        if rendezvous and (http or version == "4.0"):
+            raise ValueError("rendezvous needs a 5.x hub over websockets")
+        self.env_name = (
+            f"hub-{version}-http"
+            if http
+            else f"hub-{version}-rendezvous"
+            if rendezvous
+            else f"hub-{version}"
+        )
+        if rendezvous:
+            config_overrides = {"rendezvous": {"enabled": True}, **(config_overrides or {})}
         self.venv = VENVS / self.env_name
         self.binarize = bool(binarize)
         self.allowed_encodings = list(allowed_encodings) if allowed_encodings is not None else None
@@ -498,6 +511,43 @@ class RunningHub:
             for t in allow:
                 self.allow_msg(t, node_id)
         self.clients[access_key] = {"name": name, "node_id": node_id, "password": password}
+        return node_id
+
+    def add_keyless_client(
+        self, name: str, access_key: str, *, allow: Iterable[str] = DEFAULT_ALLOWED
+    ) -> str:
+        """4.0 only: a client record with neither a password nor a pre-shared key.
+
+        ``add-client`` always sets both, so this writes the record through the hub's own
+        database class. For such a client a 4.0 hub offers its RSA handshake
+        (``"handshake": true, "password": false``). Returns the node id.
+        """
+        if self.version != "4.0":
+            raise HubError("only hivemind-core 4.0 keys a link without a password (RSA)")
+        self.prepare()
+        script = (
+            "import json, sys\n"
+            "from hivemind_core.database import ClientDatabase\n"
+            "name, key, allow = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])\n"
+            "with ClientDatabase() as db:\n"
+            "    db.add_client(name, key, allowed_types=allow)\n"
+            "    print(db.get_client_by_api_key(key).client_id)\n"
+        )
+        p = subprocess.run(
+            [str(self.python), "-c", script, name, access_key, json.dumps(list(allow))],
+            env=self.env,
+            cwd=self.tmp_dir,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        lines = p.stdout.strip().splitlines()
+        if p.returncode != 0 or not lines:
+            raise HubError(f"adding a keyless client failed ({p.returncode}):\n{p.stderr}")
+        node_id = lines[-1].strip()
+        self.clients[access_key] = {"name": name, "node_id": node_id, "password": None}
         return node_id
 
     def allow_msg(self, msg_type: str, node_id: str | int) -> None:

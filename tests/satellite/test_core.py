@@ -231,7 +231,7 @@ def test_a_dropped_link_says_disconnected_then_retry() -> None:
     core.connection_lost(1001, "going away", 3.0)
     outputs = core.outputs()
     assert outputs[0] == RunHandlers("disconnected", ConnectionClosed(1001, "going away"))
-    assert outputs[1] == ConnectionEnded(Retry(0.1, None, None))
+    assert outputs[1] == ConnectionEnded(Retry(0.1, None, 1001))
     assert not core.ready
 
 

@@ -146,4 +146,5 @@ def test_close_code_4003_on_a_session_reconnects_and_is_no_credential_refusal() 
     core.connection_lost(4003, "illegal message", 3.0)
     (ended,) = [o for o in core.outputs() if isinstance(o, ConnectionEnded)]
     assert isinstance(ended.outcome, Retry)
+    assert ended.outcome.close_code == 4003  # the hub's code is kept for the driver's log
     assert [name for name, _ in lifecycle_events(ended)] == ["close", "reconnecting"]
