@@ -96,3 +96,30 @@ def test_an_assigned_identity_file_holds_the_fields(ref: Any) -> None:
     assert store["site_id"] == "kitchen"
     identity.save()
     assert store.stored == 1
+
+
+def test_the_fake_bus_records_and_dispatches(ref: Any) -> None:
+    import asyncio
+
+    from hivemind_bus_client.fakebus import AsyncFakeHiveMessageBus
+    from hivemind_bus_client.message import HiveMessage, HiveMessageType
+
+    from hivemind_client.wire.message import Message
+
+    async def scenario() -> tuple[list[Any], Any]:
+        bus = AsyncFakeHiveMessageBus(site_id="kitchen")
+        await bus.connect()
+        seen: list[Any] = []
+        bus.on("speak", seen.append)
+        bus.once(HiveMessageType.PING, seen.append)
+        await bus.emit(Message("speak", {"utterance": "hi"}))
+        await bus.emit(HiveMessage(HiveMessageType.PING, {"flood_id": "a"}))
+        await bus.emit(HiveMessage(HiveMessageType.PING, {"flood_id": "b"}))
+        none = await bus.wait_for_message(HiveMessageType.CASCADE, timeout=0.01)
+        assert none is None
+        return seen, bus
+
+    seen, bus = asyncio.run(scenario())
+    assert [getattr(m, "msg_type", None) for m in seen] == ["speak", HiveMessageType.PING]
+    assert seen[0].context["session"]["site_id"] == "kitchen"
+    assert len(bus.emitted) == 3
