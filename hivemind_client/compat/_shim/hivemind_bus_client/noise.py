@@ -9,6 +9,7 @@ framework of :mod:`hivemind_client.security.noise`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -22,6 +23,7 @@ from hivemind_client.errors import (
     HiveMindError,
     InvalidArgument,
 )
+from hivemind_client.identity.node_identity import PskCache
 from hivemind_client.security import hivemind_noise as _hn
 from hivemind_client.security.hivemind_noise import (
     CHUNK_SIZE,
@@ -51,6 +53,10 @@ __all__ = [
     "PROTOCOL_V3",
     "build_prologue",
     "canonical_json",
+    "clear_cached_psks",
+    "forget_cached_psk",
+    "load_cached_psk",
+    "save_cached_psk",
     "derive_psk",
     "noise_protocol_name",
     "select_noise_options",
@@ -88,6 +94,43 @@ def select_noise_options(
     return _hn.select_noise_options(
         server_patterns, server_suites, hub_key_pinned=bool(pinned_remote_key)
     )
+
+
+NOISE_PSK_CACHE_SUFFIX = "_psks.json"
+_MAX_NODE_ID_LENGTH = 512
+_MAX_CACHE_ENTRIES = 32
+
+
+def load_cached_psk(key_path: str | None, node_id: str, scope: str | None = None) -> bytes | None:
+    """The PSK cached beside the static key at ``key_path`` for this hub (and access key)."""
+    if not key_path:
+        return None
+    value = PskCache.beside(key_path).get(node_id, scope)
+    return bytes.fromhex(value) if value else None
+
+
+def save_cached_psk(
+    key_path: str | None, node_id: str, psk: bytes, scope: str | None = None
+) -> None:
+    """Cache ``psk`` beside the static key; best effort, as the reference's: a PSK that is not
+    32 bytes is not cached (it could only make the next handshake fail)."""
+    if not isinstance(psk, bytes | bytearray) or len(psk) != 32:
+        return
+    if key_path:
+        PskCache.beside(key_path).put(node_id, scope, bytes(psk).hex())
+
+
+def forget_cached_psk(key_path: str | None, node_id: str, scope: str | None = None) -> None:
+    """Drop the cached PSK for this hub (the hub refused it)."""
+    if key_path:
+        with contextlib.suppress(HiveMindError, OSError):
+            PskCache.beside(key_path).forget(node_id, scope)
+
+
+def clear_cached_psks(key_path: str | None) -> None:
+    """Drop every PSK cached beside the static key (the password changed)."""
+    if key_path:
+        PskCache.beside(key_path).clear()
 
 
 def _static_key(key_path: str | None) -> bytes:
@@ -168,10 +211,16 @@ def start_noise_handshake(
     cache_scope: str | None = None,
 ) -> NoiseHandShake:
     """Start one side of a Noise handshake, the reference's way."""
-    del cache_scope  # the library caches PSKs per identity (identity.NodeIdentity.cache_psk)
     if psk is None and password is None:
         raise InvalidArgument("either 'password' or 'psk' is required")
     name = noise_protocol_name(pattern, suite)
+    if psk is None and initiator and password is not None:
+        # argon2id once per (password, hub): the initiator caches the PSK beside its key
+        psk = load_cached_psk(key_path, node_id, cache_scope)
+        if psk is None:
+            psk = derive_psk(password, node_id)
+            with contextlib.suppress(HiveMindError, OSError):
+                save_cached_psk(key_path, node_id, psk, cache_scope)
     try:
         if psk is None:
             assert password is not None
