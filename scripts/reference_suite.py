@@ -103,8 +103,8 @@ def main(argv: list[str]) -> int:
         ours = run_suite(ours_python, work, ours=True, extra=extra)
     wanted = baseline if not args.k else [n for n in baseline if n in ours]
     passed = [n for n in wanted if ours.get(n)]
-    per_file_total = Counter(n.split("/")[1] for n in wanted)
-    per_file_pass = Counter(n.split("/")[1] for n in passed)
+    per_file_total = Counter(n.split("/")[1].split("::")[0] for n in wanted)
+    per_file_pass = Counter(n.split("/")[1].split("::")[0] for n in passed)
     for name, total in sorted(per_file_total.items(), key=lambda item: -item[1]):
         print(f"{per_file_pass[name]:5d} / {total:<5d} {name}")
     print(f"reference suite on hivemind_client.compat: {len(passed)} of {len(wanted)} "

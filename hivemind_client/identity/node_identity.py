@@ -67,6 +67,7 @@ __all__ = [
     "RSA_KEY_BITS",
     "IdentityError",
     "NodeIdentity",
+    "PskCache",
     "APP_NAME_PATTERN",
     "default_identity_path",
     "identity_path_for",
@@ -580,56 +581,29 @@ class NodeIdentity:
         key_path = self.noise_key_path
         return key_path.with_name(key_path.stem + _PSK_CACHE_SUFFIX)
 
+    def psk_cache(self) -> PskCache:
+        """The PSK cache file of this identity."""
+        return PskCache(self.psk_cache_path, lock=self._lock)
+
     def cache_psk(self, hub_node_id: str, access_key: str | None, psk_hex: str) -> bool:
         """Remember a derived PSK (64 hex digits) for a hub; True when it was stored.
 
         Best effort: a node id too long to be honest, or a write that fails, leaves the cache
         as it was (the PSK is derived again next time). Keeps the newest 32 entries.
         """
-        if not isinstance(psk_hex, str) or not _HEX_32.fullmatch(psk_hex):
-            raise InvalidArgument("a PSK must be 32 bytes as 64 hex digits")
-        if not _cacheable_node_id(hub_node_id):
-            return False
-        with self._lock:
-            path = self.psk_cache_path
-            cache = _read_psk_cache(path)
-            entry = _psk_entry(hub_node_id, access_key)
-            cache.pop(entry, None)
-            cache[entry] = psk_hex.lower()
-            while len(cache) > _PSK_CACHE_MAX_ENTRIES:
-                cache.pop(next(iter(cache)))
-            try:
-                _write_private_file(path, _psk_cache_bytes(cache))
-            except IdentityError:
-                _log.debug("could not write the PSK cache at %s", path)
-                return False
-            return True
+        return self.psk_cache().put(hub_node_id, access_key, psk_hex)
 
     def cached_psk(self, hub_node_id: str, access_key: str | None) -> str | None:
         """The cached PSK (hex) for this hub and access key, or None."""
-        if not _cacheable_node_id(hub_node_id):
-            return None
-        value = _read_psk_cache(self.psk_cache_path).get(_psk_entry(hub_node_id, access_key))
-        if isinstance(value, str) and _HEX_32.fullmatch(value):
-            return value.lower()
-        return None
+        return self.psk_cache().get(hub_node_id, access_key)
 
     def forget_psk(self, hub_node_id: str, access_key: str | None) -> bool:
         """Drop one cached PSK (the hub rejected it: the password changed)."""
-        if not _cacheable_node_id(hub_node_id):
-            return False
-        with self._lock:
-            path = self.psk_cache_path
-            cache = _read_psk_cache(path)
-            if cache.pop(_psk_entry(hub_node_id, access_key), None) is None:
-                return False
-            _write_private_file(path, _psk_cache_bytes(cache))
-            return True
+        return self.psk_cache().forget(hub_node_id, access_key)
 
     def clear_psks(self) -> None:
         """Delete the whole PSK cache."""
-        with self._lock, contextlib.suppress(FileNotFoundError):
-            self.psk_cache_path.unlink()
+        self.psk_cache().clear()
 
     # -- helpers ------------------------------------------------------------------------------
     def _get_str(self, field: str) -> str | None:
@@ -795,6 +769,68 @@ def _tighten_mode(path: Path) -> None:
             _log.warning("%s was readable by other users; its mode is now owner-only", path)
     except OSError:
         _log.warning("%s is readable by other users and its mode could not be changed", path)
+
+
+class PskCache:
+    """The derived-PSK cache file (``<noise key>_psks.json``): hub node id, scoped by a digest
+    of the access key, to the PSK as hex. It is derivable state, so reading is forgiving (an
+    unusable or foreign-readable file is an empty cache) and writing is best effort; the file
+    is 0600 from creation and keeps the newest 32 entries."""
+
+    def __init__(self, path: str | os.PathLike[str], *, lock: Any = None) -> None:
+        self.path = Path(path)
+        self._lock = lock if lock is not None else threading.RLock()
+
+    @classmethod
+    def beside(cls, key_path: str | os.PathLike[str]) -> PskCache:
+        """The cache that belongs to the static key file at ``key_path``."""
+        key = Path(key_path)
+        return cls(key.with_name(key.stem + _PSK_CACHE_SUFFIX))
+
+    def get(self, hub_node_id: str, access_key: str | None) -> str | None:
+        """The cached PSK (hex) for this hub and access key, or None."""
+        if not _cacheable_node_id(hub_node_id):
+            return None
+        value = _read_psk_cache(self.path).get(_psk_entry(hub_node_id, access_key))
+        if isinstance(value, str) and _HEX_32.fullmatch(value):
+            return value.lower()
+        return None
+
+    def put(self, hub_node_id: str, access_key: str | None, psk_hex: str) -> bool:
+        """Remember a PSK (64 hex digits); True when it was written."""
+        if not isinstance(psk_hex, str) or not _HEX_32.fullmatch(psk_hex):
+            raise InvalidArgument("a PSK must be 32 bytes as 64 hex digits")
+        if not _cacheable_node_id(hub_node_id):
+            return False
+        with self._lock:
+            cache = _read_psk_cache(self.path)
+            entry = _psk_entry(hub_node_id, access_key)
+            cache.pop(entry, None)
+            cache[entry] = psk_hex.lower()
+            while len(cache) > _PSK_CACHE_MAX_ENTRIES:
+                cache.pop(next(iter(cache)))
+            try:
+                _write_private_file(self.path, _psk_cache_bytes(cache))
+            except IdentityError:
+                _log.debug("could not write the PSK cache at %s", self.path)
+                return False
+            return True
+
+    def forget(self, hub_node_id: str, access_key: str | None) -> bool:
+        """Drop one entry; True when there was one (the file is not rewritten otherwise)."""
+        if not _cacheable_node_id(hub_node_id):
+            return False
+        with self._lock:
+            cache = _read_psk_cache(self.path)
+            if cache.pop(_psk_entry(hub_node_id, access_key), None) is None:
+                return False
+            _write_private_file(self.path, _psk_cache_bytes(cache))
+            return True
+
+    def clear(self) -> None:
+        """Delete the whole cache."""
+        with self._lock, contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
 def _cacheable_node_id(node_id: Any) -> bool:

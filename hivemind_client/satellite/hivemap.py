@@ -80,7 +80,12 @@ class FloodCache:
         return self._max_size
 
     def check(self, flood_id: str) -> bool:
-        """True when ``flood_id`` was seen before; otherwise record it and return False."""
+        """True when ``flood_id`` was seen before; otherwise record it and return False.
+
+        An empty flood id reads as seen: a PING without one must never be answered.
+        """
+        if not flood_id:
+            return True
         if flood_id in self._ids:
             self._ids.move_to_end(flood_id)
             return True

@@ -493,18 +493,19 @@ class NoiseTransport:
         marker, body = plaintext[0], plaintext[1:]
         if marker in (MARKER_JSON, MARKER_BINARY):
             if self._buffer is not None:
-                raise InvalidPayload("a whole message arrived while a chunked one was open")
+                raise InvalidPayload("a whole message arrived while a chunked one is still buffered")
             return _decode_json(body) if marker == MARKER_JSON else body
         if marker in (MARKER_FIRST_JSON, MARKER_FIRST_BINARY):
             if self._buffer is not None:
-                raise InvalidPayload("a new chunked message started while one was open")
+                raise InvalidPayload("a new chunked message started while the previous one was open")
             self._buffer = bytearray()
             self._buffer_is_json = marker == MARKER_FIRST_JSON
             self._append(body)
             return None
         if marker in (MARKER_MIDDLE, MARKER_LAST):
             if self._buffer is None:
-                raise InvalidPayload("a continuation chunk arrived with no chunked message open")
+                name = "MORE" if marker == MARKER_MIDDLE else "LAST"
+                raise InvalidPayload(f"a {name} chunk arrived with no chunked message open")
             self._append(body)
             if marker == MARKER_MIDDLE:
                 return None

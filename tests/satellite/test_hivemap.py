@@ -422,7 +422,7 @@ def test_flood_cache_semantics() -> None:
     assert len(cache_) == 0
 
 
-@given(st.lists(st.text(max_size=4), max_size=200), st.integers(min_value=1, max_value=16))
+@given(st.lists(st.text(min_size=1, max_size=4), max_size=200), st.integers(min_value=1, max_value=16))
 def test_flood_cache_bounded_and_exact_within_bound(ids: list[str], size: int) -> None:
     cache_ = FloodCache(size)
     recent: list[str] = []
@@ -588,3 +588,10 @@ def test_render_tree_lines_are_not_forged_by_peer_names() -> None:
     tree = mapper.render_tree("me")
     assert len(tree.splitlines()) == 2  # the root and the node (its link is a label of it)
     assert "sat\\n└── forged::node" in tree and "site=k\\nitchen" in tree
+
+
+def test_an_empty_flood_id_reads_as_seen_and_is_not_recorded() -> None:
+    cache = FloodCache(4)
+    assert cache.check("") is True
+    assert len(cache) == 0
+    assert cache.check("f1") is False

@@ -79,9 +79,7 @@ def on_hive_message(message_type: HiveMessageType | str, bus: Any) -> Callable[.
     """Decorator: call the function for every ``message_type`` message on ``bus``."""
 
     def wrapped(func: Callable[..., Any]) -> Callable[..., Any]:
-        listener = HiveMessageListener(bus, message_type)
-        listener.add_handler(func)
-        listener.listen()
+        bus.on(message_type, func)
         return func
 
     return wrapped
@@ -96,6 +94,7 @@ def on_payload(
         listener = HivePayloadListener(payload_type, bus=bus, message_type=message_type)
         listener.add_handler(func)
         listener.listen()
+        func.shutdown = listener.shutdown  # type: ignore[attr-defined]  # stop it again
         return func
 
     return wrapped
