@@ -124,6 +124,7 @@ def test_every_documented_command_exists() -> None:
         "cascade",
         "ping",
         "demo",
+        "load",
     }
     assert {("trust", "add"), ("trust", "remove"), ("trust", "list")} <= set(COMMANDS)
 
