@@ -68,6 +68,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
     "HiveMessageBusClient": "hivemind_client.sync.client",
+    "AsyncHiveMessageBusClient": "hivemind_client.aio.client",
     "BinaryDataCallbacks": "hivemind_client.api.handlers",
     "LocalBus": "hivemind_client.api.handlers",
     "ConnectionInfo": "hivemind_client.satellite.core",
@@ -93,6 +94,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from hivemind_client.aio.client import AsyncHiveMessageBusClient
     from hivemind_client.api.handlers import BinaryDataCallbacks, LocalBus
     from hivemind_client.core.reconnect import ReconnectPolicy
     from hivemind_client.identity import NodeIdentity
@@ -120,6 +122,7 @@ __all__ = [
     "Message",
     "MessageLike",
     "__version__",
+    "AsyncHiveMessageBusClient",
     "BinaryDataCallbacks",
     "ConnectionInfo",
     "HiveMessageBusClient",

@@ -4,10 +4,11 @@ the BINARY callbacks, handler registration, and what each ``wait_for_*`` waits f
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike
@@ -22,12 +23,14 @@ __all__ = [
     "hive_message_of_type",
     "mycroft_message_of_type",
     "payload_matcher",
+    "refuse_awaitable",
     "response_matcher",
     "type_name",
 ]
 
 LOG = logging.getLogger(__name__)
-Handler = Callable[[Any], None]
+Handler = Callable[[Any], Any]
+"""A plain function, or (asyncio client) a coroutine function."""
 F = TypeVar("F", bound=Callable[..., Any])
 _HIVE_TYPES = {t.value for t in HiveMessageType}
 CLIENT_EVENTS = ("message", "connected", "disconnected", "failed")
@@ -43,6 +46,8 @@ class LocalBus:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
         self._lock = threading.Lock()
+        self.schedule: Callable[[Awaitable[Any]], None] = refuse_awaitable
+        """Where a coroutine handler's awaitable goes (the asyncio client runs it as a task)."""
 
     def on(self, msg_type: str, handler: Handler) -> None:
         """Call ``handler(message)`` for every message of this type."""
@@ -52,9 +57,9 @@ class LocalBus:
     def once(self, msg_type: str, handler: Handler) -> None:
         """Call ``handler`` for the next message of this type only."""
 
-        def wrapper(message: Any) -> None:
+        def wrapper(message: Any) -> Any:
             self.remove(msg_type, wrapper)
-            handler(message)
+            return handler(message)
 
         self.on(msg_type, wrapper)
 
@@ -71,9 +76,20 @@ class LocalBus:
             )
         for handler in handlers:
             try:
-                handler(message)
+                result = handler(message)
+                if inspect.isawaitable(result):
+                    self.schedule(result)
             except Exception:
                 LOG.exception("bus handler for %s failed", message.msg_type)
+
+
+def refuse_awaitable(result: Awaitable[Any]) -> None:
+    """A coroutine handler on a client that has no event loop: say so instead of dropping it
+    silently (Python would only warn that it was never awaited)."""
+    close = getattr(result, "close", None)
+    if callable(close):
+        close()
+    LOG.error("a coroutine handler needs the asyncio client (hivemind_client.aio); not run")
 
 
 class BinaryDataCallbacks:
@@ -130,9 +146,15 @@ class HandlerRegistry:
         """Run the handlers for ``name`` now (on the dispatcher thread); one failing does not stop the rest."""
         for handler in self._handlers_for(name) if handlers is None else handlers:
             try:
-                handler(argument)
+                result = handler(argument)
+                if inspect.isawaitable(result):
+                    self._schedule_handler(result)
             except Exception:
                 LOG.exception("handler for %s failed", name)
+
+    def _schedule_handler(self, result: Awaitable[Any]) -> None:
+        """A handler returned an awaitable: the asyncio client runs it; others refuse it."""
+        refuse_awaitable(result)
 
     def on(self, event_name: str | HiveMessageType, func: Handler) -> None:
         """Handle a HiveMessageType (wire string or enum) or, for any other name, an OVOS message type."""
@@ -146,9 +168,9 @@ class HandlerRegistry:
     def once(self, event_name: str | HiveMessageType, func: Handler) -> None:
         """Like ``on``, for the next occurrence only."""
 
-        def wrapper(argument: Any) -> None:
+        def wrapper(argument: Any) -> Any:
             self.remove(event_name, wrapper)
-            func(argument)
+            return func(argument)
 
         self.on(event_name, wrapper)
 

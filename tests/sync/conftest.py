@@ -22,5 +22,3 @@ def no_thread_leak() -> Iterator[None]:
             return
         time.sleep(0.05)
     pytest.fail(f"threads left running: {[t.name for t in leaked]}")
-
-

@@ -38,10 +38,10 @@ from websockets.exceptions import ConnectionClosed
 from hivemind_client.errors import InvalidPayload
 from hivemind_client.security.aead import open_binary, open_json, seal_binary, seal_json
 from hivemind_client.security.legacy_handshake import PBKDF2_ITERATIONS, PasswordHandshake
-from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import ReconnectPolicy
 from hivemind_client.wire.codec import decode_binary, decode_json, encode_binary
 from hivemind_client.wire.message import HiveMessage, Message
+from tests.drivers import make_client
 
 __all__ = ["HOST", "PASSWORD", "HubConnection", "MisbehavingHub", "Script"]
 
@@ -354,13 +354,18 @@ FAST_RECONNECT = ReconnectPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, st
 """Reconnect at once in tests: a hub here restarts in milliseconds."""
 
 
-def client_for(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
-    """A real client aimed at ``hub``, with short timeouts (override any option)."""
+def client_for(hub: MisbehavingHub, driver: str = "threaded", **options: Any) -> Any:
+    """A real client of ``driver`` aimed at ``hub``, with short timeouts (override any option)."""
     options.setdefault("reconnect", FAST_RECONNECT)
     options.setdefault("handshake_timeout", 2.0)
     options.setdefault("binarize", hub.binarize)
-    return HiveMessageBusClient(
-        key="misbehaving-key", password=hub.password, host=hub.host, port=hub.port, **options
+    return make_client(
+        driver,
+        key="misbehaving-key",
+        password=hub.password,
+        host=hub.host,
+        port=hub.port,
+        **options,
     )
 
 

@@ -48,6 +48,7 @@ from hivemind_client.security.legacy_handshake import RsaHandshake
 from hivemind_client.sync.client import HiveMessageBusClient
 from hivemind_client.sync.driver import WebsocketDriver, build_url
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE, encode_frame
+from tests.drivers import make_client
 
 from ..core.scripted_hub import ScriptedHub
 from .misbehaving_hub import FAST_RECONNECT as FAST
@@ -101,9 +102,7 @@ class Recorder:
         return bool(condition())
 
 
-def _transport(
-    hub: MisbehavingHub, outputs: list[Output], **options: Any
-) -> WebsocketDriver:
+def _transport(hub: MisbehavingHub, outputs: list[Output], **options: Any) -> WebsocketDriver:
     """A bare WebsocketDriver driving a SatelliteCore against ``hub`` (no client, no dispatcher)."""
     reconnect = options.pop("reconnect", None)
     core = SatelliteCore(
@@ -140,13 +139,13 @@ def _codes(caplog: pytest.LogCaptureFixture) -> list[str]:
     ],
 )
 def test_garbage_before_the_handshake_fails_connect_with_its_code(
-    garbage: str | bytes, error: type[HiveMindError], code: str
+    garbage: str | bytes, error: type[HiveMindError], code: str, driver: str
 ) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.ws.send(garbage)
         await conn.wait_closed()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         started = time.monotonic()
         with pytest.raises(error) as raised:
             client.connect(timeout=10)
@@ -157,12 +156,12 @@ def test_garbage_before_the_handshake_fails_connect_with_its_code(
     assert hub.script_errors == []
 
 
-def test_bytes_that_are_not_websocket_frames_fail_connect() -> None:
+def test_bytes_that_are_not_websocket_frames_fail_connect(driver: str) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.send_raw(b"\xff\xfe this is not a websocket frame")
         await conn.wait_closed()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         with pytest.raises(ConnectionFailed) as raised:
             client.connect(timeout=10)
         assert raised.value.code == "connection-failed"
@@ -170,7 +169,9 @@ def test_bytes_that_are_not_websocket_frames_fail_connect() -> None:
 
 
 @pytest.mark.parametrize("stage", ["silent", "hello only", "no answer"])
-def test_a_handshake_that_never_completes_fails_connect_at_the_deadline(stage: str) -> None:
+def test_a_handshake_that_never_completes_fails_connect_at_the_deadline(
+    stage: str, driver: str
+) -> None:
     async def script(conn: HubConnection) -> None:
         if stage != "silent":
             await conn.send_hello()
@@ -179,7 +180,10 @@ def test_a_handshake_that_never_completes_fails_connect_at_the_deadline(stage: s
             await conn.read_request()
         await asyncio.sleep(60)  # cancelled when the hub closes
 
-    with MisbehavingHub(script) as hub, _client(hub, handshake_timeout=1.0) as client:
+    with (
+        MisbehavingHub(script) as hub,
+        _client(hub, driver=driver, handshake_timeout=1.0) as client,
+    ):
         started = time.monotonic()
         with pytest.raises(HandshakeFailed, match="did not complete the handshake") as raised:
             client.connect(timeout=10)
@@ -189,12 +193,12 @@ def test_a_handshake_that_never_completes_fails_connect_at_the_deadline(stage: s
     assert hub.connections == 1
 
 
-def test_a_hundred_mib_frame_before_the_handshake_fails_connect_unread() -> None:
+def test_a_hundred_mib_frame_before_the_handshake_fails_connect_unread(driver: str) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.stream_frame(100 * 1024 * 1024)
         await conn.wait_closed()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         with pytest.raises(PayloadTooLarge) as raised:
             client.connect(timeout=10)
         assert raised.value.code == "payload-too-large"
@@ -211,6 +215,7 @@ def test_a_hundred_mib_frame_before_the_handshake_fails_connect_unread() -> None
 
 def test_garbage_after_the_handshake_is_dropped_logged_and_the_link_stays_up(
     warnings: pytest.LogCaptureFixture,
+    driver: str,
 ) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.handshake()
@@ -229,7 +234,7 @@ def test_garbage_after_the_handshake_is_dropped_logged_and_the_link_stays_up(
         await conn.send_sealed(_speak("still here"))
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: seen.utterances() == ["still here"])
@@ -248,6 +253,7 @@ def test_garbage_after_the_handshake_is_dropped_logged_and_the_link_stays_up(
 
 def test_cleartext_after_the_key_exists_never_reaches_the_bus(
     warnings: pytest.LogCaptureFixture,
+    driver: str,
 ) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.handshake()
@@ -255,7 +261,7 @@ def test_cleartext_after_the_key_exists_never_reaches_the_bus(
         await conn.send_sealed(_speak("sealed"))
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: "sealed" in seen.utterances())
@@ -266,7 +272,9 @@ def test_cleartext_after_the_key_exists_never_reaches_the_bus(
 
 
 @pytest.mark.parametrize("binary", [False, True])
-def test_tampered_ciphertext_is_refused(binary: bool, warnings: pytest.LogCaptureFixture) -> None:
+def test_tampered_ciphertext_is_refused(
+    binary: bool, warnings: pytest.LogCaptureFixture, driver: str
+) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.handshake()
         sealed = conn.seal(_speak("tampered"), binary=binary)
@@ -281,7 +289,7 @@ def test_tampered_ciphertext_is_refused(binary: bool, warnings: pytest.LogCaptur
         await conn.send_sealed(_speak("intact"), binary=binary)
         await conn.serve()
 
-    with MisbehavingHub(script, binarize=binary) as hub, _client(hub) as client:
+    with MisbehavingHub(script, binarize=binary) as hub, _client(hub, driver=driver) as client:
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: "intact" in seen.utterances())
@@ -291,6 +299,7 @@ def test_tampered_ciphertext_is_refused(binary: bool, warnings: pytest.LogCaptur
 
 def test_a_zlib_bomb_is_refused_at_the_inflation_limit(
     warnings: pytest.LogCaptureFixture,
+    driver: str,
 ) -> None:
     bomb_payload = (
         b'{"type": "speak", "data": {"utterance": "'
@@ -306,7 +315,7 @@ def test_a_zlib_bomb_is_refused_at_the_inflation_limit(
         await conn.send_sealed(_speak("after the bomb"), binary=True)
         await conn.serve()
 
-    with MisbehavingHub(script, binarize=True) as hub, _client(hub) as client:
+    with MisbehavingHub(script, binarize=True) as hub, _client(hub, driver=driver) as client:
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: "after the bomb" in seen.utterances())
@@ -317,6 +326,7 @@ def test_a_zlib_bomb_is_refused_at_the_inflation_limit(
 
 def test_a_hundred_mib_frame_is_refused_before_it_is_read_and_the_client_reconnects(
     warnings: pytest.LogCaptureFixture,
+    driver: str,
 ) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.handshake()
@@ -327,7 +337,7 @@ def test_a_hundred_mib_frame_is_refused_before_it_is_read_and_the_client_reconne
         await conn.send_sealed(_speak("after the big frame"))
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: "after the big frame" in seen.utterances())
@@ -342,7 +352,7 @@ def test_a_hundred_mib_frame_is_refused_before_it_is_read_and_the_client_reconne
     assert "payload-too-large" in _codes(warnings)
 
 
-def test_the_hubs_pings_are_answered() -> None:
+def test_the_hubs_pings_are_answered(driver: str) -> None:
     latencies: list[float] = []
 
     async def script(conn: HubConnection) -> None:
@@ -353,7 +363,7 @@ def test_the_hubs_pings_are_answered() -> None:
         await conn.send_sealed(_speak("pinged"))
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: seen.utterances() == ["pinged"])
@@ -361,7 +371,7 @@ def test_the_hubs_pings_are_answered() -> None:
     assert hub.script_errors == []
 
 
-def test_half_a_frame_then_a_tcp_close_reconnects_and_delivers_nothing_partial() -> None:
+def test_half_a_frame_then_a_tcp_close_reconnects_and_delivers_nothing_partial(driver: str) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.handshake()
         if conn.index == 0:
@@ -374,7 +384,7 @@ def test_half_a_frame_then_a_tcp_close_reconnects_and_delivers_nothing_partial()
         await conn.send_sealed(_speak("whole"))
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: "whole" in seen.utterances())
@@ -384,7 +394,7 @@ def test_half_a_frame_then_a_tcp_close_reconnects_and_delivers_nothing_partial()
     assert hub.connections == 2
 
 
-def test_a_stalled_handshake_after_a_reconnect_is_retried() -> None:
+def test_a_stalled_handshake_after_a_reconnect_is_retried(driver: str) -> None:
     async def script(conn: HubConnection) -> None:
         if conn.index == 1:  # the hub came back but never finishes the handshake
             await conn.send_hello()
@@ -398,7 +408,10 @@ def test_a_stalled_handshake_after_a_reconnect_is_retried() -> None:
         await conn.send_sealed(_speak("third time"))
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub, handshake_timeout=0.5) as client:
+    with (
+        MisbehavingHub(script) as hub,
+        _client(hub, driver=driver, handshake_timeout=0.5) as client,
+    ):
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: "third time" in seen.utterances())
@@ -406,7 +419,7 @@ def test_a_stalled_handshake_after_a_reconnect_is_retried() -> None:
     assert hub.connections == 3
 
 
-def test_a_ping_flood_is_answered_once_per_flood_and_the_caches_stay_bounded() -> None:
+def test_a_ping_flood_is_answered_once_per_flood_and_the_caches_stay_bounded(driver: str) -> None:
     floods = DEFAULT_FLOOD_CACHE_SIZE + 400  # more than the flood cache and the node map hold
 
     async def script(conn: HubConnection) -> None:
@@ -428,7 +441,7 @@ def test_a_ping_flood_is_answered_once_per_flood_and_the_caches_stay_bounded() -
             await conn.send_text(sealed)
         await conn.serve()
 
-    with MisbehavingHub(script, lifetime=60) as hub, _client(hub) as client:
+    with MisbehavingHub(script, lifetime=60) as hub, _client(hub, driver=driver) as client:
         client.connect(timeout=10)
         assert hub.wait_for(lambda: len(hub.messages("propagate")) >= floods, timeout=40)
         time.sleep(0.3)  # room for a (wrong) second answer to arrive
@@ -442,7 +455,7 @@ def test_a_ping_flood_is_answered_once_per_flood_and_the_caches_stay_bounded() -
         assert client.connected
 
 
-def test_a_hub_that_stops_reading_for_a_while_loses_nothing() -> None:
+def test_a_hub_that_stops_reading_for_a_while_loses_nothing(driver: str) -> None:
     count, size = 120, 256 * 1024  # 30 MiB: far more than the socket buffers hold
 
     async def script(conn: HubConnection) -> None:
@@ -450,7 +463,7 @@ def test_a_hub_that_stops_reading_for_a_while_loses_nothing() -> None:
         await asyncio.sleep(2.0)  # not reading: the client's writes block, then resume
         await conn.serve()
 
-    with MisbehavingHub(script, binarize=True) as hub, _client(hub) as client:
+    with MisbehavingHub(script, binarize=True) as hub, _client(hub, driver=driver) as client:
         client.connect(timeout=10)
         started = time.monotonic()
         for n in range(count):
@@ -494,12 +507,12 @@ def test_a_hub_that_never_reads_makes_send_give_up_and_the_link_is_rebuilt() -> 
 # -- regressions: bugs found here in session.py and client.py, fixed ------------------------
 
 
-def test_the_clients_own_messages_satisfy_our_schema() -> None:
+def test_the_clients_own_messages_satisfy_our_schema(driver: str) -> None:
     async def script(conn: HubConnection) -> None:
         await conn.handshake()
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         client.connect(timeout=10)
         client.emit(Message("recognizer_loop:utterance", {"utterances": ["hi"]}))
         assert hub.wait_for(lambda: len(hub.messages("bus")) == 1)
@@ -658,8 +671,9 @@ async def _greet_and_serve(conn: HubConnection) -> None:
     await conn.serve()
 
 
-def _tls_client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
-    return HiveMessageBusClient(
+def _tls_client(hub: MisbehavingHub, driver: str = "threaded", **options: Any) -> Any:
+    return make_client(
+        driver,
         key="tls-key",
         password=hub.password,
         host="wss://127.0.0.1",
@@ -671,9 +685,13 @@ def _tls_client(hub: MisbehavingHub, **options: Any) -> HiveMessageBusClient:
 
 def test_tls_certificates_are_verified_by_default(
     tls_hub_context: tuple[ssl.SSLContext, str],
+    driver: str,
 ) -> None:
     context, _ = tls_hub_context
-    with MisbehavingHub(_greet_and_serve, ssl_context=context) as hub, _tls_client(hub) as client:
+    with (
+        MisbehavingHub(_greet_and_serve, ssl_context=context) as hub,
+        _tls_client(hub, driver=driver) as client,
+    ):
         with pytest.raises(ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED") as raised:
             client.connect(timeout=10)
         assert raised.value.code == "connection-failed"
@@ -682,25 +700,25 @@ def test_tls_certificates_are_verified_by_default(
 
 @pytest.mark.parametrize("option", ["self_signed", "pin"])
 def test_self_signed_or_a_matching_pin_connects(
-    tls_hub_context: tuple[ssl.SSLContext, str], option: str
+    tls_hub_context: tuple[ssl.SSLContext, str], option: str, driver: str
 ) -> None:
     context, pin = tls_hub_context
     options = {"self_signed": True} if option == "self_signed" else {"certificate_sha256": pin}
     with (
         MisbehavingHub(_greet_and_serve, ssl_context=context) as hub,
-        _tls_client(hub, **options) as client,
+        _tls_client(hub, driver=driver, **options) as client,
     ):
         seen = Recorder(client, "speak")
         client.connect(timeout=10)
         assert seen.wait(lambda: seen.utterances() == ["over tls"])
 
 
-def test_a_wrong_pin_is_refused(tls_hub_context: tuple[ssl.SSLContext, str]) -> None:
+def test_a_wrong_pin_is_refused(tls_hub_context: tuple[ssl.SSLContext, str], driver: str) -> None:
     context, pin = tls_hub_context
     wrong = ("0" if pin[0] != "0" else "1") + pin[1:]
     with (
         MisbehavingHub(_greet_and_serve, ssl_context=context) as hub,
-        _tls_client(hub, certificate_sha256=wrong) as client,
+        _tls_client(hub, driver=driver, certificate_sha256=wrong) as client,
     ):
         with pytest.raises(ConnectionFailed, match="does not match the pin") as raised:
             client.connect(timeout=10)
@@ -708,16 +726,18 @@ def test_a_wrong_pin_is_refused(tls_hub_context: tuple[ssl.SSLContext, str]) -> 
     assert hub.connections == 0  # checked before the upgrade, which carries the access key
 
 
-def test_a_pin_on_a_plain_ws_url_is_refused() -> None:
+def test_a_pin_on_a_plain_ws_url_is_refused(driver: str) -> None:
     with (
         MisbehavingHub(_greet_and_serve) as hub,
-        _client(hub, certificate_sha256="ab" * 32) as client,
+        _client(hub, driver=driver, certificate_sha256="ab" * 32) as client,
         pytest.raises(ConnectionFailed, match="needs a wss:// connection"),
     ):
         client.connect(timeout=10)
 
 
-def test_no_secret_is_logged_or_raised(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+def test_no_secret_is_logged_or_raised(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path, driver: str
+) -> None:
     """DEBUG logs of a whole life (connect, traffic, dropped frames, reconnect, a wrong
     password) and every error raised hold no password, access key, link key or private key."""
     keys: list[bytes] = []
@@ -739,13 +759,17 @@ def test_no_secret_is_logged_or_raised(caplog: pytest.LogCaptureFixture, tmp_pat
     identity.save()
     errors: list[str] = []
     with MisbehavingHub(script) as hub:
-        with _client(hub, identity=identity) as client:
+        with _client(hub, driver=driver, identity=identity) as client:
             seen = Recorder(client, "speak")
             client.connect(timeout=10)
             client.emit(Message("recognizer_loop:utterance", {"utterances": ["hi"]}))
             assert seen.wait(lambda: len(seen.utterances()) == 2)
-        wrong = HiveMessageBusClient(
-            key="misbehaving-key", password="not-the-password", host=hub.host, port=hub.port
+        wrong = make_client(
+            driver,
+            key="misbehaving-key",
+            password="not-the-password",
+            host=hub.host,
+            port=hub.port,
         )
         with wrong, pytest.raises(HandshakeFailed) as raised:
             wrong.connect(timeout=10)
@@ -757,8 +781,14 @@ def test_no_secret_is_logged_or_raised(caplog: pytest.LogCaptureFixture, tmp_pat
     body = "".join(line for line in private_pem.splitlines() if "PRIVATE KEY" not in line)
     secrets += [body[:64], body[-64:]]
     ours = [r for r in caplog.records if not r.name.startswith(("websockets", "asyncio"))]
-    assert logging.getLogger("hivemind_client.sync.driver").isEnabledFor(logging.DEBUG)
-    assert any(r.name == "hivemind_client.sync.driver" for r in ours)  # "reconnecting in ..."
+    driver_log = {
+        "threaded": "hivemind_client.sync.driver",
+        "asyncio": "hivemind_client.aio.driver",
+    }
+    assert logging.getLogger(driver_log[driver]).isEnabledFor(logging.DEBUG)
+    assert any(r.name == driver_log[driver] for r in ours)  # "reconnecting in ..."
+    if driver == "asyncio":  # websockets logs the upgrade request through our logger, redacted
+        assert any(r.name == "hivemind_client.aio.driver.websocket" for r in ours)
     text = "\n".join(
         [r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "") for r in ours] + errors
     )
@@ -781,7 +811,7 @@ def rsa_keys() -> dict[str, RsaHandshake]:
 
 
 def test_propagate_and_intercom_from_untrusted_peers_never_reach_the_bus(
-    tmp_path: Path, rsa_keys: dict[str, RsaHandshake]
+    tmp_path: Path, rsa_keys: dict[str, RsaHandshake], driver: str
 ) -> None:
     us, friend, stranger = rsa_keys["us"], rsa_keys["friend"], rsa_keys["stranger"]
     key_file = tmp_path / "us.pem"
@@ -826,7 +856,7 @@ def test_propagate_and_intercom_from_untrusted_peers_never_reach_the_bus(
         await conn.serve()
 
     verified: list[Any] = []
-    with MisbehavingHub(script) as hub, _client(hub, identity=identity) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver, identity=identity) as client:
         seen = Recorder(client, "speak")
         client.on_mycroft(
             "speak", lambda m: verified.append(m.context.get("hivemind_verified_source_peer"))
@@ -869,7 +899,9 @@ def test_close_does_not_wait_for_a_write_stuck_on_a_hub_that_never_reads() -> No
     assert len(outcome) == 1 and isinstance(outcome[0], NotConnected)
 
 
-def test_a_client_reused_after_close_delivers_and_a_second_connect_still_refuses() -> None:
+def test_a_client_reused_after_close_delivers_and_a_second_connect_still_refuses(
+    driver: str,
+) -> None:
     """close() left a stop marker that the next dispatcher obeyed: handlers never ran again."""
 
     async def script(conn: HubConnection) -> None:
@@ -877,7 +909,7 @@ def test_a_client_reused_after_close_delivers_and_a_second_connect_still_refuses
         await conn.send_sealed(_speak(f"hello {conn.index}"))
         await conn.serve()
 
-    with MisbehavingHub(script) as hub, _client(hub) as client:
+    with MisbehavingHub(script) as hub, _client(hub, driver=driver) as client:
         heard: list[str] = []
         client.on_mycroft("speak", lambda message: heard.append(message.data["utterance"]))
         client.connect(timeout=10)

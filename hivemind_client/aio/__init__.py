@@ -1,0 +1,5 @@
+"""The asyncio driver: :class:`AsyncHiveMessageBusClient`, on one event loop, no threads."""
+
+from hivemind_client.aio.client import AsyncHiveMessageBusClient
+
+__all__ = ["AsyncHiveMessageBusClient"]
