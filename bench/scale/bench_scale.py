@@ -331,7 +331,9 @@ def probe_shared_key(hub: RealHub) -> str:
             reply = client.wait_for_response(
                 Message("recognizer_loop:utterance", {"utterances": [text]}), "speak", timeout=20
             )
-            answered += bool(reply is not None and reply.data.get("utterance") == f"echo: {text}")
+            answered += (
+                isinstance(reply, Message) and reply.data.get("utterance") == f"echo: {text}"
+            )
         other = HiveMessageBusClient(key=key, password=password, host=hub.host, port=hub.port)
         try:
             other.connect(timeout=30)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     """Add every key; an existing key is an error (the hub would keep its old pin)."""
-    from hivemind_core.database import ClientDatabase
+    from hivemind_core.database import ClientDatabase  # type: ignore[import-not-found]
 
     keys = json.loads(Path(argv[0]).read_text())
     allowed = json.loads(Path(argv[1]).read_text())

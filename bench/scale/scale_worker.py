@@ -124,8 +124,12 @@ class AsyncDriver:
             self.client_class: Any = AsyncHiveMessageBusClient
             self.message_class: Any = Message
         else:
-            from hivemind_bus_client.async_client import AsyncHiveMessageBusClient as Reference
-            from ovos_bus_client.message import Message as OvosMessage
+            from hivemind_bus_client.async_client import (  # type: ignore[import-not-found]
+                AsyncHiveMessageBusClient as Reference,
+            )
+            from ovos_bus_client.message import (  # type: ignore[import-not-found]
+                Message as OvosMessage,
+            )
 
             self.client_class, self.message_class = Reference, OvosMessage
 
