@@ -264,6 +264,8 @@ def run_variant(
             f"--timeout={args.timeout}",
             f"--max-failures={args.max_failures}",
         ]
+        if args.handshake_timeout:
+            argv.append(f"--handshake-timeout={args.handshake_timeout}")
         if target.pid:
             argv.append(f"--target-pid={target.pid}")
         if isinstance(target, RealHub):
@@ -359,14 +361,14 @@ def table(results: list[dict[str, Any]]) -> str:
     """The Markdown table of every (target, variant) run."""
     head = (
         "| target | variant | connected | connect rate | connect p50 | client CPU / connect "
-        "| hub CPU / connect | RSS / session | threads | answers/s | client CPU / msg "
+        "| hub CPU / connect | RSS / session | threads | idle CPU | answers/s | client CPU / msg "
         "| hub CPU / msg | failures |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         if "error" in r:
             cells = f"| {r.get('target', '-')} | {r['variant']} | {r['error'][:80]} |"
-            lines.append(cells + " - |" * 10)
+            lines.append(cells + " - |" * 11)
             continue
         failures = sum(r["connect_failures"].values()) + sum(r["round_trip_failures"].values())
         stopped = r.get("stopped")
@@ -377,6 +379,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {_fmt(r['connect_cpu_per_session_s'], '.0f', 1000)} ms "
             f"| {_fmt(r.get('target_connect_cpu_per_session_s'), '.0f', 1000)} ms "
             f"| {_fmt(r['rss_per_session_kib'], '.0f')} KiB | {r['threads_connected']} "
+            f"| {_fmt(r.get('idle_cpu_percent'), '.0f')} % "
             f"| {r['answers_per_s']:.0f} | {_fmt(r['cpu_per_message_ms'], '.2f')} ms "
             f"| {_fmt(r.get('target_cpu_per_message_ms'), '.2f')} ms | {failures} |"
         )
@@ -392,6 +395,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="round trips per session")
     parser.add_argument("--connect-concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=60.0, help="per connect / round trip")
+    parser.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=60.0,
+        help="our clients' handshake deadline (0: the library's 10 s); argon2id queues on a "
+        "busy hub make 10 s too short at high connect concurrency",
+    )
     parser.add_argument("--max-failures", type=int, default=50, help="stop connecting after")
     parser.add_argument("--worker-timeout", type=float, default=3600.0)
     parser.add_argument("--quick", action="store_true", help="20 sessions, 1 round")
@@ -433,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"Sessions {args.sessions}, {args.rounds} round(s), connect concurrency "
-        f"{args.connect_concurrency}; argon2id {argon2 * 1000:.0f} ms per derivation; "
+        f"{args.connect_concurrency}; our handshake deadline "
+        f"{args.handshake_timeout or 10:g} s, every connect and round trip {args.timeout:g} s; argon2id {argon2 * 1000:.0f} ms per derivation; "
         f"RLIMIT_NOFILE {nofile[0]}; {os.cpu_count()} CPUs, Python {platform.python_version()}."
     )
     for note in notes:

@@ -12,6 +12,8 @@ Each process measures itself the same way:
   access key and password from ``KEYS.json`` (a list of ``[key, password]``); the rate is
   sessions connected / wall time of the phase;
 - RSS per session: (RSS after the connects - RSS before) / sessions connected;
+- idle CPU: this process's CPU time over ``--idle-seconds`` with every session connected and
+  nothing sent, as a percentage of one core;
 - round trips: ``--rounds`` times, every connected session sends one BUS
   ``recognizer_loop:utterance`` at once and waits for its ``speak``; answers per second is
   answers / wall time, CPU per message is this process's CPU time during the phase / answers;
@@ -92,6 +94,13 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
+def ours_options(args: Any) -> dict[str, Any]:
+    """Options for our clients: the handshake deadline, when the bench sets one."""
+    if args.handshake_timeout is None:
+        return {}
+    return {"handshake_timeout": args.handshake_timeout}
+
+
 # ------------------------------------------------------------------------------ one session
 class Session:
     """What every variant provides: connect, one round trip, close (all blocking or all async)."""
@@ -112,8 +121,11 @@ def utterance_text(session: Session, round_index: int) -> str:
 class AsyncDriver:
     """ours-async and reference: every session on one event loop."""
 
-    def __init__(self, variant: str, host: str, port: int, timeout: float) -> None:
+    def __init__(
+        self, variant: str, host: str, port: int, timeout: float, options: dict[str, Any]
+    ) -> None:
         self.variant = variant
+        self.options = options  # ours only: client options
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -141,7 +153,7 @@ class AsyncDriver:
             "port": self.port,
         }
         if self.variant == "ours-async":
-            session.client = self.client_class(**kwargs)
+            session.client = self.client_class(**kwargs, **self.options)
             await session.client.connect(timeout=self.timeout)
         else:
             session.client = self.client_class(useragent="scale-bench", **kwargs)
@@ -233,6 +245,9 @@ async def phases(
     gc.collect()
     rss_after = rss_bytes()
     threads_connected = thread_count()
+    cpu_before = cpu_seconds()  # connected and silent: what merely holding the sessions costs
+    await asyncio.sleep(args.idle_seconds)
+    idle_cpu = cpu_seconds() - cpu_before
     result: dict[str, Any] = {
         "sessions": len(sessions),
         "connected": len(connected),
@@ -252,6 +267,7 @@ async def phases(
         if connected
         else None,
         "threads_connected": threads_connected,
+        "idle_cpu_percent": idle_cpu / args.idle_seconds * 100 if args.idle_seconds else None,
     }
     answers, lost = 0, Counter[str]()
     wall = cpu = target = 0.0
@@ -302,7 +318,11 @@ def run_threaded(sessions: list[Session], args: Any) -> dict[str, Any]:
             return
         started = time.perf_counter()
         client = HiveMessageBusClient(
-            key=session.key, password=session.password, host=args.host, port=args.port
+            key=session.key,
+            password=session.password,
+            host=args.host,
+            port=args.port,
+            **ours_options(args),
         )
         session.client = client
         try:
@@ -393,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--max-failures", type=int, default=50)
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="connected, silent")
+    parser.add_argument(
+        "--handshake-timeout",
+        type=float,
+        help="our clients' handshake deadline (the library's default is 10 s)",
+    )
     parser.add_argument("--target-pid", type=int, help="the hub's pid: its CPU per phase too")
     args = parser.parse_args(argv)
 
@@ -406,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.variant == "ours-threaded":
             result = run_threaded(sessions, args)
         else:
-            driver = AsyncDriver(args.variant, args.host, args.port, args.timeout)
+            driver = AsyncDriver(
+                args.variant, args.host, args.port, args.timeout, ours_options(args)
+            )
             result = asyncio.run(run_async(driver, sessions, args))
     except ImportError as exc:  # e.g. hivemind_client.aio before it lands
         result = {"error": f"unavailable: {exc}"}
