@@ -281,10 +281,12 @@ def run_variant(
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return {"variant": variant, "error": f"worker timed out after {args.worker_timeout} s"}
+            error = f"worker timed out after {args.worker_timeout} s"
+            return {"variant": variant, "target": target.name, "error": error}
         if not out.exists():
             tail = "\n".join((done.stderr or "").splitlines()[-15:])
-            return {"variant": variant, "error": f"worker exited {done.returncode}: {tail}"}
+            error = f"worker exited {done.returncode}: {tail}"
+            return {"variant": variant, "target": target.name, "error": error}
         result: dict[str, Any] = json.loads(out.read_text())
     result["target"] = target.name
     result["hub_notes"] = target.notes()
@@ -431,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(notes[-1])
                 for variant in variants:
                     results.append(run_variant(variant, hub, keys[variant], args))
-                    notes += [f"hub 5.3, {variant}: {n}" for n in results[-1]["hub_notes"]]
+                    notes += [f"hub 5.3, {variant}: {n}" for n in results[-1].get("hub_notes", [])]
         else:
             password = secrets.token_hex(16)  # one for all: the hub derives its PSK once
             with scripted_hub(password) as scripted:
