@@ -17,7 +17,6 @@ Throughput is messages counted / (last arrival - first send), both on this machi
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from bench.common.procs import tree_cpu_seconds
 
 WORKER = Path(__file__).resolve().with_name("load_worker.py")  # run by path, under either venv
 _STAMP = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)")
@@ -124,29 +125,6 @@ def _arrivals_binary(tail: Tail, size: int) -> list[float]:
             if stamp:
                 times.append(datetime.fromisoformat(stamp.group(1).decode()).timestamp())
     return times
-
-
-def tree_cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of ``pid`` and every process below it (0 when gone)."""
-    if pid is None:
-        return 0.0
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        total += ticks.get(current, 0)
-        todo += children.get(current, [])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def flood_run(
