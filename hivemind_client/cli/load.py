@@ -185,6 +185,9 @@ async def _connect_all(
                 host=plan.host,
                 port=plan.port,
                 identity=identity,
+                # the handshake deadline also runs while our argon2id waits in the executor
+                # behind other sessions' (a busy load run): give it the command's timeout
+                handshake_timeout=plan.timeout,
                 **plan.client_options,
             )
             client.noise_store = stores[session.key]  # one PSK derivation per access key
