@@ -32,11 +32,11 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
 from hivemind_client.aio.websocket_io import Unreachable, open_websocket, set_max_size, ssl_context
+from hivemind_client.api.effects import feed_result
 from hivemind_client.core.reconnect import Retry
-from hivemind_client.core.requests import DerivePsk
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import HiveMindError, InvalidArgument, PayloadTooLarge
-from hivemind_client.identity.stores import LinkKeyResult, NoiseKeyStore, PskResult, perform
+from hivemind_client.identity.stores import NoiseKeyStore, perform
 from hivemind_client.satellite.core import (
     CloseConnection,
     ConnectionEnded,
@@ -371,13 +371,7 @@ class AsyncWebsocketDriver:
             except HiveMindError as error:
                 LOG.warning("could not %s: %s", type(request).__name__, error)
                 return
-        if isinstance(request, DerivePsk) and isinstance(result, PskResult):
-            self.core.receive_psk(
-                result.psk, cached=result.cached, now=self._loop.time(), wall=self._wall()
-            )
-            self._after_core()
-        elif isinstance(result, LinkKeyResult):
-            self.core.receive_link_key(result.key, now=self._loop.time(), wall=self._wall())
+        if feed_result(self.core, result, now=self._loop.time(), wall=self._wall()):
             self._after_core()
 
     async def _in_executor(self, function: Callable[..., Any], *args: Any) -> Any:

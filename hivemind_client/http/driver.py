@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 import pybase64
 
+from hivemind_client.api.effects import feed_result
 from hivemind_client.core.reconnect import Retry
-from hivemind_client.core.requests import DerivePsk
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import (
     HiveMindError,
@@ -41,7 +41,7 @@ from hivemind_client.errors import (
     NotConnected,
     PayloadTooLarge,
 )
-from hivemind_client.identity.stores import NoiseKeyStore, PskResult, perform
+from hivemind_client.identity.stores import NoiseKeyStore, perform
 from hivemind_client.satellite.core import (
     CloseConnection,
     ConnectionEnded,
@@ -309,13 +309,10 @@ class HTTPDriver:
         except HiveMindError as error:
             LOG.warning("could not %s: %s", type(request).__name__, error)
             return
-        if isinstance(request, DerivePsk) and isinstance(result, PskResult):
-            with self.lock:
-                self.core.receive_psk(
-                    result.psk, cached=result.cached, now=self._clock(), wall=self._wall()
-                )
+        with self.lock:
+            if feed_result(self.core, result, now=self._clock(), wall=self._wall()):
                 try:
-                    self._post_pending()  # Noise message 1
+                    self._post_pending()  # Noise message 1, or our HELLO
                 except _SessionOver as over:
                     self._end_session(over)
 

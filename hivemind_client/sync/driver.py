@@ -35,8 +35,8 @@ from collections.abc import Callable
 
 import websocket
 
+from hivemind_client.api.effects import feed_result
 from hivemind_client.core.reconnect import ReconnectPolicy, Retry
-from hivemind_client.core.requests import DerivePsk
 from hivemind_client.core.url import DEFAULT_PORT, build_url
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import (
@@ -45,7 +45,7 @@ from hivemind_client.errors import (
     NotConnected,
     PayloadTooLarge,
 )
-from hivemind_client.identity.stores import LinkKeyResult, NoiseKeyStore, PskResult, perform
+from hivemind_client.identity.stores import NoiseKeyStore, perform
 from hivemind_client.satellite.core import (
     CloseConnection,
     ConnectionEnded,
@@ -337,16 +337,9 @@ class WebsocketDriver:
         except HiveMindError as error:
             LOG.warning("could not %s: %s", type(request).__name__, error)
             return
-        if isinstance(request, DerivePsk) and isinstance(result, PskResult):
-            with self.lock:
-                self.core.receive_psk(
-                    result.psk, cached=result.cached, now=self._clock(), wall=self._wall()
-                )
-                self._write_pending()  # Noise message 1
-        elif isinstance(result, LinkKeyResult):
-            with self.lock:
-                self.core.receive_link_key(result.key, now=self._clock(), wall=self._wall())
-                self._write_pending()  # our HELLO
+        with self.lock:
+            if feed_result(self.core, result, now=self._clock(), wall=self._wall()):
+                self._write_pending()  # Noise message 1, or our HELLO
 
     def _write_pending(self) -> None:
         """Write what the core produced (under the lock), then what waited for the link."""
