@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pybase64
 
-from hivemind_client.api.effects import feed_result
+from hivemind_client.api.effects import ThreadedPump
 from hivemind_client.core.reconnect import Retry
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import (
@@ -41,14 +41,10 @@ from hivemind_client.errors import (
     NotConnected,
     PayloadTooLarge,
 )
-from hivemind_client.identity.stores import NoiseKeyStore, perform
+from hivemind_client.identity.stores import NoiseKeyStore
 from hivemind_client.satellite.core import (
-    CloseConnection,
-    ConnectionEnded,
     Output,
-    PerformRequest,
     SatelliteCore,
-    SendPing,
 )
 from hivemind_client.wire.message import HiveMessage
 
@@ -83,7 +79,7 @@ class _SessionOver(Exception):
         self.error = error
 
 
-class HTTPDriver:
+class HTTPDriver(ThreadedPump):
     """Drives a :class:`SatelliteCore` over the hub's HTTP plugin, one session at a time."""
 
     def __init__(
@@ -280,41 +276,14 @@ class HTTPDriver:
             self.core.connection_lost(None, str(over), self._clock(), error=over.error)
         return self._pump()
 
-    def _pump(self) -> object:
-        """Carry out what the core asks for; the outcome if the session ended, else None."""
-        outcome: object = None
-        while True:
-            with self.lock:
-                outputs = self.core.outputs()
-            if not outputs:
-                return outcome
-            for_client: list[Output] = []
-            for output in outputs:
-                if isinstance(output, PerformRequest):
-                    self._perform(output)
-                elif isinstance(output, CloseConnection):
-                    self._disconnect()
-                elif isinstance(output, ConnectionEnded):
-                    outcome = output.outcome
-                    for_client.append(output)
-                elif not isinstance(output, SendPing):  # never asked for: keepalive is off
-                    for_client.append(output)
-            self._on_outputs(for_client)
+    def _close_link(self, code: int) -> None:
+        self._disconnect()
 
-    def _perform(self, output: PerformRequest) -> None:
-        """Fulfil a side effect off the core's lock (argon2id takes ~0.15 s)."""
-        request = output.request
+    def _write_produced(self) -> None:
         try:
-            result = perform(request, self._store)
-        except HiveMindError as error:
-            LOG.warning("could not %s: %s", type(request).__name__, error)
-            return
-        with self.lock:
-            if feed_result(self.core, result, now=self._clock(), wall=self._wall()):
-                try:
-                    self._post_pending()  # Noise message 1, or our HELLO
-                except _SessionOver as over:
-                    self._end_session(over)
+            self._post_pending()
+        except _SessionOver as over:
+            self._end_session(over)
 
     # -- HTTP -----------------------------------------------------------------------------------
     def _post_pending(self) -> None:

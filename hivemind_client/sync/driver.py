@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import websocket
 
-from hivemind_client.api.effects import feed_result
+from hivemind_client.api.effects import ThreadedPump
 from hivemind_client.core.reconnect import ReconnectPolicy, Retry
 from hivemind_client.core.url import DEFAULT_PORT, build_url
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
@@ -45,14 +45,10 @@ from hivemind_client.errors import (
     NotConnected,
     PayloadTooLarge,
 )
-from hivemind_client.identity.stores import NoiseKeyStore, perform
+from hivemind_client.identity.stores import NoiseKeyStore
 from hivemind_client.satellite.core import (
-    CloseConnection,
-    ConnectionEnded,
     Output,
-    PerformRequest,
     SatelliteCore,
-    SendPing,
 )
 from hivemind_client.sync.websocket_io import (
     BoundedFrameBuffer,
@@ -77,7 +73,7 @@ _POLL_SECONDS = 0.2
 _MESSAGE_TOO_BIG = 1009  # RFC 6455 close code
 
 
-class WebsocketDriver:
+class WebsocketDriver(ThreadedPump):
     """Drives a :class:`SatelliteCore` over websocket-client, one connection at a time."""
 
     def __init__(
@@ -302,44 +298,18 @@ class WebsocketDriver:
             )
         return self._pump()
 
-    def _pump(self) -> object:
-        """Carry out what the core asks for; the outcome if the connection ended, else None."""
-        outcome: object = None
-        while True:
-            with self.lock:
-                outputs = self.core.outputs()
-            if not outputs:
-                return outcome
-            for_client: list[Output] = []
-            for output in outputs:
-                if isinstance(output, PerformRequest):
-                    self._perform(output)
-                elif isinstance(output, SendPing):
-                    with self.lock:
-                        if self._ws is not None:
-                            self._write(self._ws, b"", websocket.ABNF.OPCODE_PING)
-                elif isinstance(output, CloseConnection):
-                    ws = self._ws
-                    if ws is not None:
-                        close(ws, output.code)
-                elif isinstance(output, ConnectionEnded):
-                    outcome = output.outcome
-                    for_client.append(output)
-                else:
-                    for_client.append(output)
-            self._on_outputs(for_client)
-
-    def _perform(self, output: PerformRequest) -> None:
-        """Fulfil a side effect off the core's lock (argon2id takes ~0.15 s)."""
-        request = output.request
-        try:
-            result = perform(request, self._store)
-        except HiveMindError as error:
-            LOG.warning("could not %s: %s", type(request).__name__, error)
-            return
+    def _send_ping(self) -> None:
         with self.lock:
-            if feed_result(self.core, result, now=self._clock(), wall=self._wall()):
-                self._write_pending()  # Noise message 1, or our HELLO
+            if self._ws is not None:
+                self._write(self._ws, b"", websocket.ABNF.OPCODE_PING)
+
+    def _close_link(self, code: int) -> None:
+        ws = self._ws
+        if ws is not None:
+            close(ws, code)
+
+    def _write_produced(self) -> None:
+        self._write_pending()
 
     def _write_pending(self) -> None:
         """Write what the core produced (under the lock), then what waited for the link."""
