@@ -4,7 +4,7 @@
 ``.message``, ``.serialization``, ``.encryption``, ...) resolve to thin modules of ours that
 give the reference's names to this library's classes and functions; none of them holds wire or
 crypto logic of its own. ``python -m hivemind_client.compat TARGET [ARGS]`` installs it and runs
-a console script or a module (``python -m hivemind_client.compat hivemind-mic-satellite``).
+a console script or a module (``python -m hivemind_client.compat hivemind-mic-sat``).
 
 A real ``hivemind_bus_client`` that is installed always wins, unless ``install(force=True)``:
 the mapping is a fallback on ``sys.meta_path``, never a silent replacement.

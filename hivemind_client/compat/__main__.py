@@ -2,7 +2,7 @@
 module written for ``hivemind_bus_client`` on this library.
 
 TARGET is a console script's name (an entry point of an installed distribution, such as
-``hivemind-mic-satellite``) or a module name (run as ``python -m`` would). ``--force`` maps
+``hivemind-mic-sat``) or a module name (run as ``python -m`` would). ``--force`` maps
 ``hivemind_bus_client`` even when the real package is installed.
 """
 
