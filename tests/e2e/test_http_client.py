@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,13 +46,21 @@ def _client(hub: RunningHub, key: str | None = None, **options: object) -> HiveM
 
 
 def _round_trip(client: HiveMindHTTPClient, text: str) -> None:
-    answer = client.wait_for_response(
-        Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"}),
-        "speak",
-        timeout=10,
-    )
-    assert isinstance(answer, Message), "no speak answer from the hub"
-    assert answer.data["utterance"] == f"echo: {text}"
+    """Utterance out, the echo's speak for *this* text back (an echo of a message delivered
+    from the queue may still be on its way)."""
+    expected = f"echo: {text}"
+    got = threading.Event()
+
+    def mine(message: Message) -> None:
+        if message.data.get("utterance") == expected:
+            got.set()
+
+    client.on_mycroft("speak", mine)
+    try:
+        client.emit(Message("recognizer_loop:utterance", {"utterances": [text], "lang": "en-US"}))
+        assert got.wait(10), f"no speak answer from the hub for {text!r}"
+    finally:
+        client.remove("speak", mine)
 
 
 def _hub_log_count(hub: RunningHub, pattern: str) -> int:
