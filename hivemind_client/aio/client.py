@@ -20,8 +20,6 @@ from hivemind_client.aio.driver import AsyncWebsocketDriver
 from hivemind_client.api.base import ClientBase, lifecycle_events
 from hivemind_client.api.handlers import (
     LocalBus,
-    deliver_binary,
-    for_bus,
     hive_message_of_type,
     mycroft_message_of_type,
     payload_matcher,
@@ -32,16 +30,13 @@ from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
 from hivemind_client.errors import InvalidArgument, NotConnected, QueueFull
 from hivemind_client.satellite import rendezvous
 from hivemind_client.satellite.core import (
-    BinaryReceived,
     Connected,
     ConnectionEnded,
     ConnectionInfo,
     MessageArrived,
     Output,
-    RunHandlers,
-    WaiterMatched,
+    Waiter,
 )
-from hivemind_client.satellite.routing import DeliverToBus
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
@@ -163,16 +158,8 @@ class AsyncHiveMessageBusClient(ClientBase):
             else:
                 self._run_routed([output])
 
-    def _run_routed(self, outputs: list[Output]) -> None:
-        for output in outputs:
-            if isinstance(output, WaiterMatched):
-                _wake(output.waiter.token)
-            elif isinstance(output, RunHandlers):
-                self._call_handlers(output.name, output.argument)
-            elif isinstance(output, DeliverToBus):
-                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
-            elif isinstance(output, BinaryReceived):
-                deliver_binary(self.bin_callbacks, output.message)
+    def _wake_waiter(self, waiter: Waiter) -> None:
+        _wake(waiter.token)
 
     def _schedule_handler(self, result: Awaitable[Any]) -> None:
         """Run a coroutine handler as a task, bounded by ``max_pending_handlers``."""

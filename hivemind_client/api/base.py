@@ -18,6 +18,8 @@ from hivemind_client.api.handlers import (
     ClientEvents,
     HandlerRegistry,
     default_internal_bus,
+    deliver_binary,
+    for_bus,
 )
 from hivemind_client.core.links import DEFAULT_NONCE_WINDOW
 from hivemind_client.core.reconnect import GiveUp, ReconnectPolicy, Retry
@@ -29,16 +31,20 @@ from hivemind_client.errors import HandshakeFailed, IdentityError, InvalidArgume
 from hivemind_client.identity.node_identity import NodeIdentity
 from hivemind_client.identity.stores import IdentityNoiseStore, MemoryNoiseStore, NoiseKeyStore
 from hivemind_client.satellite.core import (
+    BinaryReceived,
     Connected,
     ConnectionEnded,
     ConnectionInfo,
     Output,
+    RunHandlers,
     SatelliteConfig,
     SatelliteCore,
+    Waiter,
+    WaiterMatched,
 )
 from hivemind_client.satellite.hivemap import HiveMapper
 from hivemind_client.satellite.rendezvous import Mail, open_mail
-from hivemind_client.satellite.routing import SatelliteRouter
+from hivemind_client.satellite.routing import DeliverToBus, SatelliteRouter
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
 from hivemind_client.wire.message import HiveMessage
@@ -153,6 +159,22 @@ class ClientBase(HandlerRegistry):
 
     def _init_driver(self) -> None:
         """The driver's own state (threads, queues, loops): set up by each driver."""
+
+    def _wake_waiter(self, waiter: Waiter) -> None:
+        """A ``wait_for_*`` has its answer: wake it (a thread event, a future, ...)."""
+        raise NotImplementedError
+
+    def _run_routed(self, outputs: list[Output]) -> None:
+        """What routing one message from the hub asked for, in order (every driver)."""
+        for output in outputs:
+            if isinstance(output, WaiterMatched):
+                self._wake_waiter(output.waiter)
+            elif isinstance(output, RunHandlers):
+                self._call_handlers(output.name, output.argument)
+            elif isinstance(output, DeliverToBus):
+                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
+            elif isinstance(output, BinaryReceived):
+                deliver_binary(self.bin_callbacks, output.message)
 
     # -- connection -------------------------------------------------------------------------
     @property

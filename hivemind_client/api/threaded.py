@@ -18,7 +18,6 @@ from typing import Any, Protocol, TypeVar
 from hivemind_client.api.base import ClientBase, lifecycle_events
 from hivemind_client.api.handlers import (
     Handler,
-    deliver_binary,
     for_bus,
     message_of_type,
     mycroft_message_of_type,
@@ -35,7 +34,6 @@ from hivemind_client.errors import (
 )
 from hivemind_client.satellite import rendezvous
 from hivemind_client.satellite.core import (
-    BinaryReceived,
     Connected,
     ConnectionEnded,
     ConnectionInfo,
@@ -265,7 +263,7 @@ class ThreadedClient(ClientBase):
                 (_Emit(name, args), []) for name, args in lifecycle_events(output)
             ]
             if isinstance(output, WaiterMatched):
-                output.waiter.token.set()
+                self._wake_waiter(output.waiter)
             elif isinstance(output, Connected):
                 self._ready.set()
                 self.connected_event.set()
@@ -329,16 +327,8 @@ class ThreadedClient(ClientBase):
                         routed = self._core.route(output.message, time.time())
                     self._run_routed(routed)
 
-    def _run_routed(self, outputs: list[Output]) -> None:
-        for output in outputs:
-            if isinstance(output, WaiterMatched):
-                output.waiter.token.set()
-            elif isinstance(output, RunHandlers):
-                self._call_handlers(output.name, output.argument)
-            elif isinstance(output, DeliverToBus):
-                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
-            elif isinstance(output, BinaryReceived):
-                deliver_binary(self.bin_callbacks, output.message)
+    def _wake_waiter(self, waiter: Waiter) -> None:
+        waiter.token.set()
 
     # -- sending ------------------------------------------------------------------------------
     def emit(
