@@ -59,7 +59,11 @@ from typing import Any
 from Crypto.PublicKey import RSA
 
 from hivemind_client.errors import IdentityError, InvalidArgument
-from hivemind_client.security.keys import normalize_public_key, public_key_fingerprint
+from hivemind_client.security.keys import (
+    import_rsa_key,
+    normalize_public_key,
+    public_key_fingerprint,
+)
 
 __all__ = [
     "DEFAULT_KEY_FILENAME",
@@ -663,8 +667,8 @@ def _parse_identity(raw: bytes, path: Path) -> dict[str, Any]:
 
 def _import_private_key(pem: str, where: Path) -> Any:
     try:
-        key = RSA.import_key(pem)
-    except (ValueError, IndexError, TypeError):
+        key = import_rsa_key(pem, private=False)
+    except InvalidArgument:
         raise IdentityError(f"the private key at {where} is not a valid RSA key") from None
     if not key.has_private():
         raise IdentityError(f"the key at {where} is a public key, not a private key")
@@ -675,8 +679,8 @@ def _check_public_key(pem: Any) -> None:
     if not isinstance(pem, str) or _PEM_START not in pem:
         raise InvalidArgument("expected an RSA public key in PEM form")
     try:
-        key = RSA.import_key(pem)
-    except (ValueError, IndexError, TypeError):
+        key = import_rsa_key(pem, private=False)
+    except InvalidArgument:
         raise InvalidArgument("not a valid RSA public key") from None
     if key.has_private():
         raise InvalidArgument("that is a private key: trust the public key only")

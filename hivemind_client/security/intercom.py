@@ -34,7 +34,7 @@ from hivemind_client.errors import (
     InvalidPayload,
 )
 from hivemind_client.security.encodings import TextEncoding, decode_text, encode_text
-from hivemind_client.security.legacy_handshake import _import_key
+from hivemind_client.security.keys import import_rsa_key
 
 __all__ = ["IntercomOpened", "open_intercom", "seal_intercom"]
 
@@ -66,8 +66,8 @@ def seal_intercom(
         data = plaintext.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidArgument("the INTERCOM plaintext is not encodable as UTF-8") from None
-    recipient = _import_key(recipient_public_pem, private=False)
-    sender = None if sender_private_pem is None else _import_key(sender_private_pem, private=True)
+    recipient = import_rsa_key(recipient_public_pem, private=False)
+    sender = None if sender_private_pem is None else import_rsa_key(sender_private_pem, private=True)
     key = os.urandom(_KEY_SIZE)
     nonce = os.urandom(_NONCE_SIZE)
     ciphertext, tag = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=_TAG_SIZE).encrypt_and_digest(
@@ -97,8 +97,8 @@ def open_intercom(
     missing or non-string fields, InvalidEncoding for fields that are not base64, InvalidJSON
     when the plaintext is not UTF-8.
     """
-    recipient = _import_key(recipient_private_pem, private=True)
-    sender = None if sender_public_pem is None else _import_key(sender_public_pem, private=False)
+    recipient = import_rsa_key(recipient_private_pem, private=True)
+    sender = None if sender_public_pem is None else import_rsa_key(sender_public_pem, private=False)
     if not isinstance(envelope, Mapping):
         raise InvalidPayload("an INTERCOM envelope must be a JSON object")
     ciphertext = _field(envelope, "ciphertext")

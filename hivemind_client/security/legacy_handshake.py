@@ -25,7 +25,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final
 
 from Crypto.Cipher import PKCS1_OAEP
@@ -42,6 +41,7 @@ from hivemind_client.security.aead import (
     preferred_ciphers,
 )
 from hivemind_client.security.encodings import ENCODINGS, TextEncoding
+from hivemind_client.security.keys import import_rsa_key
 
 __all__ = [
     "IV_SIZE",
@@ -194,7 +194,7 @@ class RsaHandshake:
         if private_pem is None:
             self._private = RSA.generate(RSA_KEY_BITS)
         else:
-            self._private = _import_key(private_pem, private=True)
+            self._private = import_rsa_key(private_pem, private=True)
         self._secret = bytes(KEY_SIZE)
         self._state = HandshakeState.STARTED
 
@@ -228,7 +228,7 @@ class RsaHandshake:
         """
         if self._state is not HandshakeState.STARTED:
             raise HandshakeFailed(f"the RSA handshake is {self._state}")
-        hub_key = _import_key(hub_public_pem, private=False)
+        hub_key = import_rsa_key(hub_public_pem, private=False)
         try:
             if not isinstance(envelope, str):
                 raise HandshakeFailed("the hub's RSA envelope is not a string")
@@ -269,7 +269,7 @@ class RsaHandshake:
         self, peer_public_pem: str | bytes, *, secret: bytes | None = None
     ) -> tuple[str, bytes]:
         """The hub's side: (envelope for the peer, the secret it carries)."""
-        peer_key = _import_key(peer_public_pem, private=False)
+        peer_key = import_rsa_key(peer_public_pem, private=False)
         if secret is None:
             secret = os.urandom(KEY_SIZE)
         if not isinstance(secret, bytes) or len(secret) != KEY_SIZE:
@@ -277,26 +277,6 @@ class RsaHandshake:
         ciphertext = PKCS1_OAEP.new(peer_key).encrypt(secret)
         signature = pss.new(self._private).sign(SHA256.new(ciphertext))
         return (signature + ciphertext).hex(), secret
-
-
-@lru_cache(maxsize=16)
-def _import_cached(pem: bytes) -> RSA.RsaKey:
-    return RSA.import_key(pem)
-
-
-def _import_key(pem: str | bytes, *, private: bool) -> RSA.RsaKey:
-    """An RSA key from PEM; InvalidArgument if it is not one (or not private when needed)."""
-    if isinstance(pem, str):
-        pem = pem.encode("utf-8", "surrogateescape")
-    if not isinstance(pem, bytes):
-        raise InvalidArgument("an RSA key must be PEM text")
-    try:
-        key = _import_cached(pem)
-    except (ValueError, IndexError, TypeError):
-        raise InvalidArgument("not an RSA key in PEM form") from None
-    if private and not key.has_private():
-        raise InvalidArgument("an RSA private key is needed")
-    return key
 
 
 # --------------------------------------------------------------------------------------------

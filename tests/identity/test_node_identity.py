@@ -656,3 +656,23 @@ def test_loads_an_identity_written_by_reference_12(tmp_path: Path) -> None:
     recorded = identity.public_key
     assert recorded is not None
     assert RSA.import_key(identity.private_key_pem).public_key() == RSA.import_key(recorded)
+
+
+def test_a_key_loaded_again_is_not_parsed_and_checked_again(
+    keyed_identity_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing an RSA private key runs two primality tests (~50 ms); every client on the
+    shared identity loads the same key, so a process parses each key text once."""
+    identity = _copy_identity(keyed_identity_dir, tmp_path / "hm")
+    calls: list[object] = []
+    real_import = RSA.import_key
+
+    def counting_import(*args: object, **kwargs: object) -> object:
+        calls.append(args[0])
+        return real_import(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RSA, "import_key", counting_import)
+    first = NodeIdentity(identity.path).private_key_pem
+    second = NodeIdentity(identity.path).private_key_pem
+    assert first == second
+    assert len(calls) <= 1
