@@ -1,15 +1,19 @@
 """``hivemind_bus_client.protocol``: the reference's satellite protocol objects have no
 counterpart here: the sans-I/O :class:`hivemind_client.satellite.core.SatelliteCore` does their
 work inside every client. The names import (code that only mentions them keeps loading); building
-one says where the work is done instead. CASCADE aggregation and the verified-source key are
-mapped."""
+one says where the work is done instead. The verified-source key is mapped, and
+``CascadeAggregator`` is the reference's one-window collector, driven by a timer thread."""
 
 from __future__ import annotations
 
+import random
+import threading
+from collections.abc import Callable
 from typing import Any, NoReturn
 
-from hivemind_client.satellite.cascade import CascadeAggregator
+from hivemind_client.errors import InvalidArgument
 from hivemind_client.satellite.routing import VERIFIED_SOURCE_KEY
+from hivemind_client.wire.message import HiveMessage
 
 __all__ = [
     "VERIFIED_SOURCE_PEER_KEY",
@@ -19,6 +23,86 @@ __all__ = [
 ]
 
 VERIFIED_SOURCE_PEER_KEY = VERIFIED_SOURCE_KEY
+
+
+class CascadeAggregator:
+    """One window of answers: it opens at the first answer and closes ``timeout`` seconds
+    later, or as soon as ``expected_responses`` answers are in; ``select_callback`` then picks
+    one (None: nothing) and ``emit_callback`` gets it, on the timer thread or the adding one.
+
+    The reference's shape, kept for code written against it. Per-query, per-responder windows
+    with a clock the caller drives are :class:`hivemind_client.satellite.cascade.
+    CascadeAggregator`. Callbacks run outside the lock, so one may add to or cancel the
+    aggregator; at most ``max_responses`` answers are kept (later ones are dropped).
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        select_callback: Callable[[list[HiveMessage]], HiveMessage | None] | None,
+        emit_callback: Callable[[HiveMessage], None],
+        expected_responses: int | None = None,
+        *,
+        max_responses: int = 256,
+    ) -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise InvalidArgument("timeout must be a number of seconds >= 0")
+        if expected_responses is not None and (
+            isinstance(expected_responses, bool)
+            or not isinstance(expected_responses, int)
+            or expected_responses < 1
+        ):
+            raise InvalidArgument("expected_responses must be None or an int >= 1")
+        self.timeout = float(timeout)
+        self.select_callback = select_callback or random.choice
+        self.emit_callback = emit_callback
+        self.expected_responses = expected_responses
+        self.max_responses = max_responses
+        self.responses: list[HiveMessage] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._done = False
+
+    def add_response(self, message: HiveMessage) -> None:
+        """Keep one answer; the first starts the timer, the expected count closes early."""
+        with self._lock:
+            if self._done or len(self.responses) >= self.max_responses:
+                return
+            self.responses.append(message)
+            if self._timer is None:
+                self._timer = threading.Timer(self.timeout, self._close)
+                self._timer.daemon = True
+                self._timer.start()
+            enough = (
+                self.expected_responses is not None
+                and len(self.responses) >= self.expected_responses
+            )
+        if enough:
+            self._close()
+
+    def cancel(self) -> None:
+        """Close without selecting anything."""
+        with self._lock:
+            self._finish()
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            responses = self._finish()
+        if responses:
+            selected = self.select_callback(responses)
+            if selected is not None:
+                self.emit_callback(selected)
+
+    def _finish(self) -> list[HiveMessage]:
+        """Under the lock: mark the window closed, stop the timer, hand back the answers."""
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        responses, self.responses = self.responses, []
+        return responses
 
 
 class _NoCounterpart:
