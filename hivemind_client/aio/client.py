@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,7 +28,7 @@ from hivemind_client.api.handlers import (
 )
 from hivemind_client.core.reconnect import GiveUp
 from hivemind_client.errors import ConnectionFailed as ConnectionFailedError
-from hivemind_client.errors import InvalidArgument, NotConnected, QueueFull
+from hivemind_client.errors import HiveMindError, InvalidArgument, NotConnected, QueueFull
 from hivemind_client.satellite import rendezvous
 from hivemind_client.satellite.core import (
     Connected,
@@ -37,6 +38,7 @@ from hivemind_client.satellite.core import (
     Output,
     Waiter,
 )
+from hivemind_client.satellite.routing import UPSTREAM_REQUEST, upstream_request
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
@@ -60,10 +62,11 @@ class AsyncHiveMessageBusClient(ClientBase):
         self._handlers_done: asyncio.Event | None = None
         self._streams: list[asyncio.Queue[Any]] = []
         self._rendezvous: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         if isinstance(self.internal_bus, LocalBus):
             self.internal_bus.schedule = self._schedule_handler
-        if self.share_bus:
-            self.internal_bus.on("message", self._share)
+        self.internal_bus.on("message", self._forward_local)
+        self.internal_bus.on(UPSTREAM_REQUEST, self._send_upstream)
 
     @property
     def connected(self) -> bool:
@@ -79,7 +82,7 @@ class AsyncHiveMessageBusClient(ClientBase):
             raise InvalidArgument("already connected; close() first")
         if site_id:
             self.site_id = site_id
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         noise_key = await loop.run_in_executor(None, self._noise_private_key)  # may read a file
         self._core.config = self._satellite_config(noise_key)
         self._core.start()
@@ -201,12 +204,53 @@ class AsyncHiveMessageBusClient(ClientBase):
             raise NotConnected("connect() first")
         await driver.send(message)
 
-    def _share(self, message: Any) -> None:
+    def _forward_local(self, message: Any) -> None:
+        """Every local bus message: shared with the hub (``share_bus``), or sent to it as BUS
+        when its destination is the hub (a reply to something the hub injected)."""
         driver = self._driver
         if driver is None:
             return
-        with contextlib.suppress(NotConnected, QueueFull):
-            self._schedule_handler(driver.send(self._core.shared_bus_message(message)))
+        try:
+            upstream = self._core.upstream_of_local(message, share_bus=self.share_bus)
+        except HiveMindError as exc:
+            LOG.warning("not forwarding a local bus message to the hub: %s", exc)
+            return
+        for item in upstream:
+            self._on_loop(functools.partial(self._schedule_upstream, item, prepare=False))
+
+    def _send_upstream(self, message: Any) -> None:
+        """A ``hive.send.upstream`` request on the local bus."""
+        try:
+            wanted = upstream_request(message)
+        except HiveMindError as exc:
+            LOG.warning("ignoring a malformed %s: %s", UPSTREAM_REQUEST, exc)
+            return
+        if wanted is not None:
+            self._on_loop(functools.partial(self._schedule_upstream, wanted, prepare=True))
+
+    def _schedule_upstream(self, message: HiveMessage, *, prepare: bool) -> None:
+        self._schedule_handler(self._emit_upstream(message, prepare=prepare))
+
+    async def _emit_upstream(self, message: HiveMessage, *, prepare: bool = False) -> None:
+        try:
+            await (self.emit(message) if prepare else self._send(message))
+        except (NotConnected, QueueFull) as exc:
+            LOG.warning("a message from the local bus was not sent to the hub: %s", exc)
+
+    def _on_loop(self, call: Callable[[], None]) -> None:
+        """Run ``call`` on the client's loop: an OVOS FakeBus runs local handlers on whichever
+        thread emitted."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            call()
+        else:
+            loop.call_soon_threadsafe(call)
 
     # -- receiving ---------------------------------------------------------------------------------
     async def messages(self, max_buffered: int = 1000) -> AsyncIterator[HiveMessage]:

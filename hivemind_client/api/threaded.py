@@ -43,7 +43,11 @@ from hivemind_client.satellite.core import (
     Waiter,
     WaiterMatched,
 )
-from hivemind_client.satellite.routing import DeliverToBus
+from hivemind_client.satellite.routing import (
+    UPSTREAM_REQUEST,
+    DeliverToBus,
+    upstream_request,
+)
 from hivemind_client.wire.message import HiveMessage, Message, MessageLike
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
@@ -122,8 +126,8 @@ class ThreadedClient(ClientBase):
         self._closed = False
         self._echoing = threading.local()  # our own BUS message on the internal bus: not shared
         self._rendezvous = threading.Lock()  # one RENDEZVOUS request at a time: replies carry no id
-        if self.share_bus:
-            self.internal_bus.on("message", self._share)
+        self.internal_bus.on("message", self._forward_local)
+        self.internal_bus.on(UPSTREAM_REQUEST, self._send_upstream)
 
     @property
     def connected(self) -> bool:
@@ -375,11 +379,34 @@ class ThreadedClient(ClientBase):
         with contextlib.suppress(NotConnected):  # the write failed: the core queued it
             transport.send(message)
 
-    def _share(self, message: Any) -> None:
+    def _forward_local(self, message: Any) -> None:
+        """Every local bus message: shared with the hub (``share_bus``), or sent to it as BUS
+        when its destination is the hub (a reply to something the hub injected)."""
         if getattr(self._echoing, "active", False):
             return  # our own emit: the hub has it already, as BUS
-        with contextlib.suppress(NotConnected, QueueFull):
-            self._send_or_queue(self._core.shared_bus_message(message))
+        try:
+            with self._lock:
+                upstream = self._core.upstream_of_local(message, share_bus=self.share_bus)
+        except HiveMindError as exc:
+            LOG.warning("not forwarding a local bus message to the hub: %s", exc)
+            return
+        for item in upstream:
+            with contextlib.suppress(NotConnected, QueueFull):
+                self._send_or_queue(item)
+
+    def _send_upstream(self, message: Any) -> None:
+        """A ``hive.send.upstream`` request on the local bus."""
+        try:
+            wanted = upstream_request(message)
+            if wanted is None:
+                return
+            with self._lock:
+                prepared = self._core.prepare(wanted, now=time.monotonic(), wall=time.time())
+            self._send_or_queue(prepared)  # not echoed: it came from the local bus
+        except (NotConnected, QueueFull) as exc:
+            LOG.warning("%s not sent: %s", UPSTREAM_REQUEST, exc)
+        except HiveMindError as exc:
+            LOG.warning("ignoring a malformed %s: %s", UPSTREAM_REQUEST, exc)
 
     def _start_dispatcher(self) -> None:
         if self._dispatcher is not None:

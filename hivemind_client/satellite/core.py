@@ -68,6 +68,7 @@ from hivemind_client.satellite.routing import (
     Reply,
     SatelliteRouter,
     TrustStore,
+    upstream_of_local,
 )
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.security.intercom import seal_intercom
@@ -599,9 +600,14 @@ class SatelliteCore:
 
     def shared_bus_message(self, message: Any) -> HiveMessage:
         """A local bus message forwarded to the hub (``share_bus``)."""
-        if isinstance(message, str):
-            message = Message.deserialize(message)
-        return HiveMessage(HiveMessageType.SHARED_BUS, as_ovos_dict(message))
+        return upstream_of_local(message, share_bus=True, hub_node_id=None)[0]
+
+    def upstream_of_local(self, message: Any, *, share_bus: bool) -> list[HiveMessage]:
+        """What a message seen on the local bus sends to the hub (see
+        :func:`~hivemind_client.satellite.routing.upstream_of_local`): its hub is the one of
+        the latest session."""
+        hub = self.info.hub_node_id if self.info is not None else None
+        return upstream_of_local(message, share_bus=share_bus, hub_node_id=hub)
 
     def send(self, message: HiveMessage) -> list[str | bytes]:
         """The websocket messages to write for ``message`` now; [] when it was queued instead.

@@ -78,14 +78,19 @@ from hivemind_client.satellite.hivemap import (
 from hivemind_client.security.intercom import open_intercom
 from hivemind_client.security.keys import normalize_public_key
 from hivemind_client.wire.codec import decode_json, message_from_dict
-from hivemind_client.wire.message import HiveMessage, Message, json_tree_copy
+from hivemind_client.wire.message import HiveMessage, Message, as_ovos_dict, json_tree_copy
 from hivemind_client.wire.message_types import HiveMessageType
 
 QUERY_STREAM_END = "hive.query.complete"
 """The BUS message that ends a QUERY/CASCADE answer stream."""
 
+UPSTREAM_REQUEST = "hive.send.upstream"
+"""Local bus message asking the client to send ``data["msg_type"]``/``data["payload"]`` to the
+hub (how OVOS-side plugins of a satellite reach the hub without holding the client)."""
+
 __all__ = [
     "QUERY_STREAM_END",
+    "UPSTREAM_REQUEST",
     "VERIFIED_SOURCE_KEY",
     "Action",
     "DeliverToBus",
@@ -95,6 +100,8 @@ __all__ = [
     "SatelliteRouter",
     "TrustStore",
     "origin_of",
+    "upstream_of_local",
+    "upstream_request",
 ]
 
 VERIFIED_SOURCE_KEY = "hivemind_verified_source_peer"
@@ -588,3 +595,45 @@ class SatelliteRouter:
             f"SatelliteRouter(peer={self._peer!r}, site_id={self._site_id!r}, "
             f"answered_floods={len(self._floods)})"
         )
+
+
+# -- the local bus, upstream -----------------------------------------------------------------
+
+
+def upstream_of_local(
+    message: Any, *, share_bus: bool, hub_node_id: str | None
+) -> list[HiveMessage]:
+    """What one message seen on the satellite's local bus sends to the hub.
+
+    A SHARED_BUS copy when ``share_bus`` is on (the hub watches our bus), and the message as
+    BUS when its context's ``destination`` names the hub's node id: a local reply to something
+    the hub injected. ``message`` is a Message or its JSON text (OVOS buses hand their
+    catch-all handlers text); text that names no destination is not parsed unless sharing.
+    """
+    if isinstance(message, str):
+        if not share_bus and (not hub_node_id or hub_node_id not in message):
+            return []
+        message = Message.deserialize(message)
+    payload = as_ovos_dict(message)
+    upstream: list[HiveMessage] = []
+    if share_bus:
+        upstream.append(HiveMessage(HiveMessageType.SHARED_BUS, payload))
+    context = payload.get("context")
+    destination = context.get("destination") if isinstance(context, dict) else None
+    peers = destination if isinstance(destination, list) else [destination]
+    if hub_node_id and hub_node_id in peers:
+        upstream.append(HiveMessage(HiveMessageType.BUS, payload))
+    return upstream
+
+
+def upstream_request(message: Any) -> HiveMessage | None:
+    """The HiveMessage a :data:`UPSTREAM_REQUEST` bus message asks for, or None for BROADCAST
+    (only hubs broadcast). InvalidArgument/InvalidPayload when the request is malformed."""
+    data = getattr(message, "data", None)
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{UPSTREAM_REQUEST} needs data with msg_type and payload")
+    msg_type = data.get("msg_type")
+    if not isinstance(msg_type, str | HiveMessageType):
+        raise InvalidArgument(f"{UPSTREAM_REQUEST}: msg_type must be a HiveMessage type name")
+    wanted = HiveMessage(msg_type, data.get("payload"))
+    return None if wanted.msg_type is HiveMessageType.BROADCAST else wanted

@@ -246,3 +246,34 @@ def test_close_connection_reconnects_and_wait_for_handshake() -> None:
         assert _until(lambda: hub.connections == 2 and client.connected_event.is_set())
         assert client.flush() and not client.stopping
     assert client.stopping
+
+
+def test_the_local_bus_reaches_the_hub_as_an_ovos_bus_bridge_does(driver: str) -> None:
+    """A satellite's local services answer the hub through the local bus: a message whose
+    ``destination`` names the hub goes up as BUS, and ``hive.send.upstream`` sends the
+    HiveMessage it describes; other local traffic stays local (share_bus is off)."""
+
+    async def serve(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.serve()
+
+    with MisbehavingHub(serve) as hub, _client(hub, driver=driver) as client:
+        info = client.connect()
+        assert info.hub_node_id == "misbehaving-hub"
+        bus = client.internal_bus
+        bus.emit(Message("local.only", {"n": 0}))
+        bus.emit(Message("skill.reply", {"n": 1}, {"destination": ["misbehaving-hub"]}))
+        bus.emit(Message("skill.other", {"n": 2}, {"destination": "another-node"}))
+        inner = {"type": "upstream.request", "data": {"n": 3}, "context": {}}
+        bus.emit(Message("hive.send.upstream", {"msg_type": "bus", "payload": inner}))
+        wrapped = {"msg_type": "bus", "payload": inner}
+        bus.emit(Message("hive.send.upstream", {"msg_type": "broadcast", "payload": wrapped}))
+        bus.emit(Message("hive.send.upstream", {"payload": inner}))  # malformed: logged, dropped
+        assert _until(lambda: len(hub.messages("bus")) == 2)
+        time.sleep(0.3)
+        sent = [m.payload for m in hub.messages("bus")]
+        assert [(m.msg_type, m.data) for m in sent] == [
+            ("skill.reply", {"n": 1}),
+            ("upstream.request", {"n": 3}),
+        ]
+        assert hub.messages("broadcast") == [] and hub.messages("shared_bus") == []
