@@ -112,3 +112,38 @@ def test_answers_are_bounded(aggregator_class: Any) -> None:
 def test_bad_arguments_are_refused(aggregator_class: Any, timeout: Any, expected: Any) -> None:
     with pytest.raises(InvalidArgument):
         aggregator_class(timeout, None, lambda m: None, expected_responses=expected)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.emitted: list[HiveMessage] = []
+
+    def emit(self, message: HiveMessage) -> None:
+        self.emitted.append(message)
+
+
+def test_the_internal_protocol_bridges_a_bus_it_is_given() -> None:
+    assert compat.install() is True
+    try:
+        from hivemind_bus_client.protocol import HiveMindSlaveInternalProtocol
+    finally:
+        compat.uninstall()
+    from hivemind_client import Message
+    from hivemind_client.api.handlers import LocalBus
+
+    bus, hub = LocalBus(), _Recorder()
+    bridge = HiveMindSlaveInternalProtocol(hm_bus=hub, bus=bus, node_id="hub-1")
+    bridge.register_bus_handlers()
+    bus.emit(Message("local.only"))
+    bus.emit(Message("skill.reply", {"n": 1}, {"destination": "hub-1"}))
+    inner = {"type": "asked", "data": {}, "context": {}}
+    bus.emit(Message("hive.send.upstream", {"msg_type": "bus", "payload": inner}))
+    assert [(m.msg_type, m.payload.msg_type) for m in hub.emitted] == [
+        (HiveMessageType.BUS, "skill.reply"),
+        (HiveMessageType.BUS, "asked"),
+    ]
+    sharing = HiveMindSlaveInternalProtocol(hm_bus=_Recorder(), share_bus=True)
+    sharing.handle_outgoing_mycroft(Message("speak", {"utterance": "hi"}).serialize())
+    assert [m.msg_type for m in sharing.hm_bus.emitted] == [HiveMessageType.SHARED_BUS]
+    with pytest.raises(InvalidArgument):
+        HiveMindSlaveInternalProtocol(hm_bus=hub).register_bus_handlers()

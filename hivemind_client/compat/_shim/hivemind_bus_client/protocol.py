@@ -12,7 +12,12 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from hivemind_client.errors import InvalidArgument
-from hivemind_client.satellite.routing import VERIFIED_SOURCE_KEY
+from hivemind_client.satellite.routing import (
+    UPSTREAM_REQUEST,
+    VERIFIED_SOURCE_KEY,
+    upstream_of_local,
+    upstream_request,
+)
 from hivemind_client.wire.message import HiveMessage
 
 __all__ = [
@@ -120,5 +125,43 @@ class HiveMindSlaveProtocol(_NoCounterpart):
     """The reference's satellite protocol object (not mapped)."""
 
 
-class HiveMindSlaveInternalProtocol(_NoCounterpart):
-    """The reference's local-bus bridge object (not mapped)."""
+class HiveMindSlaveInternalProtocol:
+    """The local-bus bridge of a satellite, as an object of its own: every client already runs
+    it on its ``internal_bus``; this is for code that wires a bus to a client by hand.
+
+    ``handle_outgoing_mycroft`` sends a local message up (SHARED_BUS when ``share_bus``, BUS
+    when its destination is ``node_id``, the hub); ``handle_send`` serves
+    ``hive.send.upstream``. Both go through ``hm_bus.emit``.
+    """
+
+    def __init__(
+        self,
+        hm_bus: Any = None,
+        share_bus: bool = False,
+        bus: Any = None,
+        node_id: str = "",
+    ) -> None:
+        self.hm_bus = hm_bus
+        self.share_bus = share_bus
+        self.bus = bus
+        self.node_id = node_id
+
+    def register_bus_handlers(self) -> None:
+        """Listen on ``bus`` for every message and for ``hive.send.upstream``."""
+        if self.bus is None:
+            raise InvalidArgument("no bus to listen on")
+        self.bus.on(UPSTREAM_REQUEST, self.handle_send)
+        self.bus.on("message", self.handle_outgoing_mycroft)
+
+    def handle_send(self, message: Any) -> None:
+        """A ``hive.send.upstream`` request: emit the HiveMessage it describes."""
+        wanted = upstream_request(message)
+        if wanted is not None:
+            self.hm_bus.emit(wanted)
+
+    def handle_outgoing_mycroft(self, message: Any) -> None:
+        """A message seen on the local bus: emit what it sends to the hub."""
+        for item in upstream_of_local(
+            message, share_bus=self.share_bus, hub_node_id=self.node_id or None
+        ):
+            self.hm_bus.emit(item)
