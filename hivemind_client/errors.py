@@ -25,6 +25,7 @@ Two branches say who is at fault::
         │   ├── CorruptCompression      corrupt-compression
         │   └── PayloadTooLarge         payload-too-large
         ├── InvalidJSON                 invalid-json
+        │   └── InvalidFrameJSON        (also a FrameError: the JSON inside a binary frame)
         ├── InvalidPayload              invalid-payload
         ├── InvalidEncoding             invalid-encoding
         ├── AuthenticationFailed        authentication-failed
@@ -67,6 +68,7 @@ __all__ = [
     "IdentityError",
     "InvalidArgument",
     "InvalidEncoding",
+    "InvalidFrameJSON",
     "InvalidJSON",
     "InvalidKeySize",
     "InvalidPayload",
@@ -204,6 +206,14 @@ class InvalidJSON(RemoteError, ValueError):
     code = "invalid-json"
 
 
+class InvalidFrameJSON(InvalidJSON, FrameError):
+    """The metadata or payload inside a binary frame is not JSON (or not UTF-8).
+
+    Both an :class:`InvalidJSON` (its code is ``invalid-json``) and a :class:`FrameError`, so a
+    caller that catches every undecodable binary frame with ``except FrameError`` gets it too.
+    """
+
+
 class InvalidPayload(RemoteError, ValueError):
     """Well-formed JSON that breaks the message schema."""
 
@@ -255,6 +265,7 @@ def error_codes() -> dict[str, type[HiveMindError]]:
     pending: list[type[HiveMindError]] = [HiveMindError]
     while pending:
         cls = pending.pop()
-        found[cls.code] = cls
+        if "code" in vars(cls):  # a class sharing its parent's code does not replace it
+            found[cls.code] = cls
         pending.extend(cls.__subclasses__())
     return found

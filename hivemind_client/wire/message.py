@@ -129,8 +129,10 @@ def parse_json_object(
     what: str = "message",
     *,
     max_items: int = DEFAULT_MAX_DECODED_ITEMS,
+    json_error: type[InvalidJSON] = InvalidJSON,
 ) -> JSONObject:
-    """Parse JSON text that must hold an object; errors are InvalidJSON.
+    """Parse JSON text that must hold an object; errors are InvalidJSON (``json_error``: the
+    subclass to raise, e.g. InvalidFrameJSON for text inside a binary frame).
 
     More than ``max_items`` values is PayloadTooLarge, decided before any object is built;
     text holding a lone surrogate (a valid JSON escape that no UTF-8 encoder accepts, so the
@@ -154,26 +156,26 @@ def parse_json_object(
             text.encode()  # a str from Python may hold a literal surrogate
         value = _decode_json(text)
     except UnicodeError:
-        raise InvalidJSON(f"{what} is not UTF-8 text (or holds a lone surrogate)") from None
+        raise json_error(f"{what} is not UTF-8 text (or holds a lone surrogate)") from None
     except (ValueError, RecursionError) as exc:
-        raise InvalidJSON(f"{what} is not JSON: {exc}") from None
+        raise json_error(f"{what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidPayload(f"{what} must be a JSON object, not {type(value).__name__}")
     # most text has no backslash at all: one memchr (about 25 us per MiB) skips the regex
     if "\\" in text and _SURROGATE_ESCAPE.search(text) is not None:
-        _check_unicode(value, what)
+        _check_unicode(value, what, json_error)
     return value
 
 
-def _check_unicode(value: JSONObject, what: str) -> None:
+def _check_unicode(value: JSONObject, what: str, json_error: type[InvalidJSON]) -> None:
     """Refuse a decoded value holding a lone surrogate (encoding it to UTF-8 is the C-speed test;
     paired escapes were already joined into one code point by the decoder)."""
     try:
         _encode_utf8_json(value).encode()
     except UnicodeEncodeError:
-        raise InvalidJSON(f"{what} holds a lone UTF-16 surrogate (not valid Unicode)") from None
+        raise json_error(f"{what} holds a lone UTF-16 surrogate (not valid Unicode)") from None
     except HiveMindError:
-        raise InvalidJSON(f"{what} nests too deeply") from None
+        raise json_error(f"{what} nests too deeply") from None
 
 
 class Message:
