@@ -44,6 +44,7 @@ from hivemind_client.errors import (
     UnknownCipher,
     UnknownMessageType,
     UnsupportedVersion,
+    WrongArgumentType,
     error_codes,
 )
 from hivemind_client.wire.codec import (
@@ -169,5 +170,6 @@ __all__ = [
     "UnknownCipher",
     "UnknownMessageType",
     "UnsupportedVersion",
+    "WrongArgumentType",
     "error_codes",
 ]

@@ -9,6 +9,7 @@ Two branches say who is at fault::
     HiveMindError                       code
     ├── LocalError                      (the caller misused the API or gave bad settings)
     │   ├── InvalidArgument             invalid-argument
+    │   │   └── WrongArgumentType       (also a TypeError: a value of the wrong kind)
     │   ├── MetadataTooLarge            metadata-too-large
     │   ├── InvalidKeySize              invalid-key-size
     │   ├── UnknownCipher               unknown-cipher
@@ -85,6 +86,7 @@ __all__ = [
     "UnknownCipher",
     "UnknownMessageType",
     "UnsupportedVersion",
+    "WrongArgumentType",
     "error_codes",
 ]
 
@@ -114,6 +116,12 @@ class InvalidArgument(LocalError, ValueError):
     """An argument has the wrong type or value."""
 
     code = "invalid-argument"
+
+
+class WrongArgumentType(InvalidArgument, TypeError):
+    """An argument of a kind the operation does not take (item access on a BINARY message's
+    bytes payload): an InvalidArgument (code ``invalid-argument``) that is also a
+    ``TypeError``, as Python reports such a misuse."""
 
 
 class MetadataTooLarge(LocalError, ValueError):
