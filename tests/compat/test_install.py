@@ -123,3 +123,20 @@ def test_get_bitstring_takes_the_reference_payload_shapes(mapped: None) -> None:
             return b"ab"
 
     assert decode_bitstring(get_bitstring(HiveMessageType.BINARY, Bits())).payload == b"ab"
+
+
+def test_util_keeps_the_old_aes_helpers_deprecated(mapped: None) -> None:
+    from hivemind_bus_client import util
+
+    key = "k" * 16
+    for b64 in (False, True):
+        with pytest.warns(DeprecationWarning, match="deprecated"):
+            sealed = util.encrypt_as_json(key, "hi", b64=b64)
+        with pytest.warns(DeprecationWarning):
+            assert util.decrypt_from_json(key, sealed) == "hi"
+    with pytest.warns(DeprecationWarning):
+        blob = util.encrypt_bin(key, b"x")
+    with pytest.warns(DeprecationWarning):
+        assert util.decrypt_bin(key, blob) == b"x"
+    bus = util.get_mycroft_msg({"type": "speak", "data": {"a": 1}})
+    assert bus.msg_type == "speak" and bus.data == {"a": 1}
