@@ -27,6 +27,7 @@ from hivemind_client.errors import (
     IdentityError,
     InvalidArgument,
     InvalidEncoding,
+    InvalidFrameJSON,
     InvalidJSON,
     InvalidKeySize,
     InvalidPayload,
@@ -43,6 +44,7 @@ from hivemind_client.errors import (
     UnknownCipher,
     UnknownMessageType,
     UnsupportedVersion,
+    WrongArgumentType,
     error_codes,
 )
 from hivemind_client.wire.codec import (
@@ -154,6 +156,7 @@ __all__ = [
     "HiveMindError",
     "InvalidArgument",
     "InvalidEncoding",
+    "InvalidFrameJSON",
     "InvalidJSON",
     "InvalidKeySize",
     "InvalidPayload",
@@ -167,5 +170,6 @@ __all__ = [
     "UnknownCipher",
     "UnknownMessageType",
     "UnsupportedVersion",
+    "WrongArgumentType",
     "error_codes",
 ]

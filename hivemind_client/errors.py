@@ -9,6 +9,7 @@ Two branches say who is at fault::
     HiveMindError                       code
     ├── LocalError                      (the caller misused the API or gave bad settings)
     │   ├── InvalidArgument             invalid-argument
+    │   │   └── WrongArgumentType       (also a TypeError: a value of the wrong kind)
     │   ├── MetadataTooLarge            metadata-too-large
     │   ├── InvalidKeySize              invalid-key-size
     │   ├── UnknownCipher               unknown-cipher
@@ -25,6 +26,7 @@ Two branches say who is at fault::
         │   ├── CorruptCompression      corrupt-compression
         │   └── PayloadTooLarge         payload-too-large
         ├── InvalidJSON                 invalid-json
+        │   └── InvalidFrameJSON        (also a FrameError: the JSON inside a binary frame)
         ├── InvalidPayload              invalid-payload
         ├── InvalidEncoding             invalid-encoding
         ├── AuthenticationFailed        authentication-failed
@@ -67,6 +69,7 @@ __all__ = [
     "IdentityError",
     "InvalidArgument",
     "InvalidEncoding",
+    "InvalidFrameJSON",
     "InvalidJSON",
     "InvalidKeySize",
     "InvalidPayload",
@@ -83,6 +86,7 @@ __all__ = [
     "UnknownCipher",
     "UnknownMessageType",
     "UnsupportedVersion",
+    "WrongArgumentType",
     "error_codes",
 ]
 
@@ -112,6 +116,12 @@ class InvalidArgument(LocalError, ValueError):
     """An argument has the wrong type or value."""
 
     code = "invalid-argument"
+
+
+class WrongArgumentType(InvalidArgument, TypeError):
+    """An argument of a kind the operation does not take (item access on a BINARY message's
+    bytes payload): an InvalidArgument (code ``invalid-argument``) that is also a
+    ``TypeError``, as Python reports such a misuse."""
 
 
 class MetadataTooLarge(LocalError, ValueError):
@@ -204,6 +214,14 @@ class InvalidJSON(RemoteError, ValueError):
     code = "invalid-json"
 
 
+class InvalidFrameJSON(InvalidJSON, FrameError):
+    """The metadata or payload inside a binary frame is not JSON (or not UTF-8).
+
+    Both an :class:`InvalidJSON` (its code is ``invalid-json``) and a :class:`FrameError`, so a
+    caller that catches every undecodable binary frame with ``except FrameError`` gets it too.
+    """
+
+
 class InvalidPayload(RemoteError, ValueError):
     """Well-formed JSON that breaks the message schema."""
 
@@ -255,6 +273,7 @@ def error_codes() -> dict[str, type[HiveMindError]]:
     pending: list[type[HiveMindError]] = [HiveMindError]
     while pending:
         cls = pending.pop()
-        found[cls.code] = cls
+        if "code" in vars(cls):  # a class sharing its parent's code does not replace it
+            found[cls.code] = cls
         pending.extend(cls.__subclasses__())
     return found

@@ -26,7 +26,7 @@ from typing import Any
 
 from hivemind_client.errors import HiveMindError, InvalidArgument, InvalidPayload, RendezvousError
 from hivemind_client.security.intercom import open_intercom
-from hivemind_client.wire.message import HiveMessage
+from hivemind_client.wire.message import HiveMessage, decode_json
 from hivemind_client.wire.message_types import HiveMessageType
 
 __all__ = [
@@ -145,7 +145,7 @@ def read_collect(reply: HiveMessage | None) -> list[Mail]:
         if not isinstance(deposit_id, str) or not isinstance(raw, str):
             raise InvalidPayload("a collected entry needs a deposit_id and a payload string")
         try:
-            message = HiveMessage.deserialize(raw)
+            message = decode_json(raw)
         except HiveMindError as error:
             mail.append(Mail(deposit_id, raw, None, error))
             continue
@@ -176,4 +176,4 @@ def open_mail(
     if not isinstance(envelope, Mapping):
         raise InvalidPayload("the INTERCOM deposit carries no envelope")
     opened = open_intercom(envelope, private_key_pem, sender_public_pem=sender_public_pem)
-    return HiveMessage.deserialize(opened.plaintext)
+    return decode_json(opened.plaintext)

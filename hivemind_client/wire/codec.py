@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hivemind_client.errors import InvalidArgument
+from hivemind_client.errors import InvalidArgument, InvalidFrameJSON
 from hivemind_client.wire.frame import DEFAULT_MAX_INFLATED_SIZE, decode_frame, encode_frame
 from hivemind_client.wire.message import (
     DEFAULT_MAX_DECODED_ITEMS,
@@ -45,7 +45,7 @@ def _metadata_bytes(metadata: dict[str, Any]) -> bytes:
 def _metadata_object(text: bytes) -> dict[str, Any]:
     if not text or text == b"{}":
         return {}
-    return parse_json_object(text, "frame metadata")
+    return parse_json_object(text, "frame metadata", json_error=InvalidFrameJSON)
 
 
 def encode_json(message: HiveMessage) -> str:
@@ -109,7 +109,9 @@ def decode_binary(
     if msg_type is HiveMessageType.BINARY:
         validate_payload(msg_type, "metadata", metadata)
         return HiveMessage._trusted(msg_type, frame.payload, metadata, frame.bin_type)
-    payload = parse_json_object(frame.payload, "frame payload", max_items=max_decoded_items)
+    payload = parse_json_object(
+        frame.payload, "frame payload", max_items=max_decoded_items, json_error=InvalidFrameJSON
+    )
     validate_payload(msg_type, "payload", payload)
     # Wrapping types: the nested envelope carries the route the binary frame itself cannot.
     return HiveMessage._trusted(msg_type, payload, metadata)

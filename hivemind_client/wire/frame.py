@@ -17,6 +17,7 @@ from functools import lru_cache
 from hivemind_client._generated import hivemind_frame_reader as _reader
 from hivemind_client.errors import (
     CorruptCompression,
+    FrameError,
     InvalidArgument,
     MetadataTooLarge,
     PayloadTooLarge,
@@ -121,12 +122,8 @@ def decode_frame(data: bytes, *, max_inflated_size: int = DEFAULT_MAX_INFLATED_S
         data = bytes(data)
     try:
         fields = _reader.read_hivemind_frame(data)
-    except _reader.EndOfData as exc:
-        raise TruncatedFrame(f"frame ends inside a field ({exc.path})") from None
-    except _reader.ValidationFailed as exc:
-        raise TruncatedFrame(
-            f"padding bits are not zero or the start bit is missing ({exc.path})"
-        ) from None
+    except _reader.ParseError as exc:
+        raise _unreadable(data, exc) from None
     if fields.frame__header__versioned and fields.frame__header__version > FRAME_FORMAT_VERSION:
         raise UnsupportedVersion(
             f"frame format version {fields.frame__header__version} (we speak 0 and 1)"
@@ -134,7 +131,7 @@ def decode_frame(data: bytes, *, max_inflated_size: int = DEFAULT_MAX_INFLATED_S
     code = fields.frame__header__type_code
     msg_type = _TYPE_OF_CODE.get(code)
     if msg_type is None:
-        raise UnknownMessageType(f"type code {code} is not assigned")
+        raise UnknownMessageType(f"type code {code} is unassigned")
     padded = fields.frame__type == "padded_frame"
     if padded != (code == _BINARY_CODE):
         raise TruncatedFrame(f"{msg_type.name} frame with the wrong padding (bit length off)")
@@ -152,6 +149,66 @@ def decode_frame(data: bytes, *, max_inflated_size: int = DEFAULT_MAX_INFLATED_S
         if payload and not padded:
             payload = inflate(payload, max_inflated_size)
     return Frame(msg_type, metadata, payload, compressed, fields.frame__header__versioned, bin_type)
+
+
+def _unreadable(data: bytes, exc: Exception) -> FrameError:
+    """The error for a frame the reader refused, naming the most telling cause.
+
+    A version above ours wins over the layout error the reader met: a later format may lay its
+    fields out differently, so "unsupported version" is the honest answer. A frame ending inside
+    the metadata says how many bytes its length field claims.
+    """
+    path = getattr(exc, "path", "?")
+    header = _peek_header(data)
+    if header is not None:
+        version, metadata_length, remaining = header
+        if version is not None and version > FRAME_FORMAT_VERSION:
+            return UnsupportedVersion(f"frame format version {version} (we speak 0 and 1)")
+        if (
+            isinstance(exc, _reader.EndOfData)
+            and metadata_length is not None
+            and remaining is not None
+            and path.endswith("/metadata")
+        ):
+            return TruncatedFrame(
+                f"metadata_len claims {metadata_length} bytes but only {remaining} follow"
+                f" ({path})"
+            )
+    if isinstance(exc, _reader.EndOfData):
+        return TruncatedFrame(f"frame ends inside a field ({path})")
+    return TruncatedFrame(f"padding bits are not zero or the start bit is missing ({path})")
+
+
+def _peek_header(data: bytes) -> tuple[int | None, int | None, int | None] | None:
+    """Read the header of an unreadable frame by hand, as far as it goes: the version (None
+    when unversioned), the metadata length and the whole bytes after it (None past the end).
+    The start bit is the first set bit of the first byte; None when that byte is zero."""
+    if not data or not data[0]:
+        return None
+    total = len(data) * 8
+    bits = int.from_bytes(data[:6], "big")
+    width = min(len(data), 6) * 8
+
+    def read(position: int, count: int) -> int | None:
+        if position + count > width:
+            return None
+        return (bits >> (width - position - count)) & ((1 << count) - 1)
+
+    position = 8 - data[0].bit_length() + 1  # just past the start bit
+    versioned = read(position, 1)
+    if versioned is None:
+        return None
+    position += 1
+    version = None
+    if versioned:
+        version = read(position, 8)
+        if version is None:
+            return None
+        position += 8
+    position += 6  # type code and compression flag
+    metadata_length = read(position, 8)
+    remaining = (total - position - 8) // 8 if metadata_length is not None else None
+    return version, metadata_length, remaining
 
 
 def encode_frame(

@@ -22,6 +22,7 @@ from hivemind_client.errors import (
     InvalidPayload,
     PayloadTooLarge,
     UnknownMessageType,
+    WrongArgumentType,
 )
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 from hivemind_client.wire.validation import MAX_NESTING_DEPTH, validate_message
@@ -129,8 +130,10 @@ def parse_json_object(
     what: str = "message",
     *,
     max_items: int = DEFAULT_MAX_DECODED_ITEMS,
+    json_error: type[InvalidJSON] = InvalidJSON,
 ) -> JSONObject:
-    """Parse JSON text that must hold an object; errors are InvalidJSON.
+    """Parse JSON text that must hold an object; errors are InvalidJSON (``json_error``: the
+    subclass to raise, e.g. InvalidFrameJSON for text inside a binary frame).
 
     More than ``max_items`` values is PayloadTooLarge, decided before any object is built;
     text holding a lone surrogate (a valid JSON escape that no UTF-8 encoder accepts, so the
@@ -154,26 +157,26 @@ def parse_json_object(
             text.encode()  # a str from Python may hold a literal surrogate
         value = _decode_json(text)
     except UnicodeError:
-        raise InvalidJSON(f"{what} is not UTF-8 text (or holds a lone surrogate)") from None
+        raise json_error(f"{what} is not UTF-8 text (or holds a lone surrogate)") from None
     except (ValueError, RecursionError) as exc:
-        raise InvalidJSON(f"{what} is not JSON: {exc}") from None
+        raise json_error(f"{what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidPayload(f"{what} must be a JSON object, not {type(value).__name__}")
     # most text has no backslash at all: one memchr (about 25 us per MiB) skips the regex
     if "\\" in text and _SURROGATE_ESCAPE.search(text) is not None:
-        _check_unicode(value, what)
+        _check_unicode(value, what, json_error)
     return value
 
 
-def _check_unicode(value: JSONObject, what: str) -> None:
+def _check_unicode(value: JSONObject, what: str, json_error: type[InvalidJSON]) -> None:
     """Refuse a decoded value holding a lone surrogate (encoding it to UTF-8 is the C-speed test;
     paired escapes were already joined into one code point by the decoder)."""
     try:
         _encode_utf8_json(value).encode()
     except UnicodeEncodeError:
-        raise InvalidJSON(f"{what} holds a lone UTF-16 surrogate (not valid Unicode)") from None
+        raise json_error(f"{what} holds a lone UTF-16 surrogate (not valid Unicode)") from None
     except HiveMindError:
-        raise InvalidJSON(f"{what} nests too deeply") from None
+        raise json_error(f"{what} nests too deeply") from None
 
 
 class Message:
@@ -321,11 +324,12 @@ class HiveMessage:
         "_msg_type",
         "_node",
         "_payload",
+        "_payload_view",
         "_route",
         "_source_peer",
-        "_target_peers",
         "_target_pubkey",
         "_target_site_id",
+        "_targets",
     )
 
     def __init__(
@@ -344,20 +348,21 @@ class HiveMessage:
         try:
             self._msg_type = HiveMessageType(msg_type)
         except ValueError:
-            raise UnknownMessageType(f"unknown msg_type {msg_type!r}") from None
+            raise UnknownMessageType(f"Unknown HiveMessage.msg_type {msg_type!r}") from None
         if self._msg_type is HiveMessageType.BINARY:
             if not isinstance(payload, bytes | bytearray | memoryview):
-                raise InvalidArgument("a BINARY message needs a bytes payload")
+                raise InvalidArgument(_not_bytes(payload))
             if not 0 <= int(bin_type) <= 15:
                 raise InvalidArgument(f"bin_type {bin_type} does not fit 4 bits")
             self._payload: JSONObject | bytes = bytes(payload)
         else:
             if bin_type:
-                raise InvalidArgument("bin_type is only meaningful for BINARY messages")
-            self._payload = _payload_dict(payload)
+                raise InvalidArgument("bin_type can only be set for BINARY messages")
+            self._payload = _payload_dict(payload, self._msg_type)
             if self._msg_type in WRAPPER_TYPES:
                 _check_wrapped(self._msg_type, self._payload)
         self._bin_type = int(bin_type)
+        self._payload_view: Any = None
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgument("metadata must be a mapping")
         self._metadata: JSONObject = dict(metadata) if metadata else {}
@@ -366,7 +371,7 @@ class HiveMessage:
         self._node = node
         self._source_peer = source_peer
         self._route: list[dict[str, Any]] = list(route) if route else []
-        self._target_peers: list[str] = list(target_peers) if target_peers else []
+        self._targets: list[str] = list(target_peers) if target_peers else []
         self._target_site_id = target_site_id
         self._target_pubkey = target_pubkey
 
@@ -384,11 +389,12 @@ class HiveMessage:
         message._payload = payload
         message._metadata = metadata
         message._bin_type = bin_type
+        message._payload_view = None
         message._node = message._source_peer = message._target_site_id = message._target_pubkey = (
             None
         )
         message._route = payload.get("route") or [] if msg_type in WRAPPER_TYPES else []  # type: ignore[union-attr]
-        message._target_peers = []
+        message._targets = []
         return message
 
     @classmethod
@@ -431,28 +437,30 @@ class HiveMessage:
         else this module's :class:`Message`. A wrapping type that wraps nothing (decoded
         without a payload) gives None.
         """
+        if self._payload_view is not None:
+            return self._payload_view
         if self._msg_type in _BUS_TYPES:
-            raw = cast(JSONObject, self._payload)
-            ovos_message = ovos_message_class()
-            if ovos_message is not None:
-                bus = Message.deserialize(raw)
-                return ovos_message(bus.msg_type, bus.data, bus.context)
-            return Message.deserialize(raw)
-        if self._msg_type in WRAPPER_TYPES:
-            return HiveMessage.from_dict(cast(JSONObject, self._payload)) if self._payload else None
-        return self._payload
+            self._payload_view = _bus_view(cast(JSONObject, self._payload))
+        elif self._msg_type in WRAPPER_TYPES:
+            if not self._payload:
+                return None
+            self._payload_view = HiveMessage.from_dict(cast(JSONObject, self._payload))
+        else:
+            return self._payload
+        return self._payload_view
 
     @payload.setter
     def payload(self, payload: Any) -> None:
         if self._msg_type is HiveMessageType.BINARY:
             if not isinstance(payload, bytes | bytearray | memoryview):
-                raise InvalidArgument("a BINARY message needs a bytes payload")
+                raise InvalidArgument(_not_bytes(payload))
             self._payload = bytes(payload)
         else:
-            new_payload = _payload_dict(payload)
+            new_payload = _payload_dict(payload, self._msg_type)
             if self._msg_type in WRAPPER_TYPES:
                 _check_wrapped(self._msg_type, new_payload)
             self._payload = new_payload
+        self._payload_view = None
 
     @property
     def raw_payload(self) -> JSONObject | bytes:
@@ -496,9 +504,9 @@ class HiveMessage:
         """Peers this node will send the message to (never serialized); with none named, the
         peer it came from (an answer goes back where the question came from), as the
         references do."""
-        if self._source_peer and not self._target_peers:
+        if self._source_peer and not self._targets:
             return [self._source_peer]
-        return self._target_peers
+        return self._targets
 
     @property
     def target_site_id(self) -> str | None:
@@ -543,10 +551,28 @@ class HiveMessage:
     @staticmethod
     def deserialize(payload: str | bytes | Mapping[str, Any]) -> HiveMessage:
         """Parse and validate a JSON envelope (text or mapping); ``node`` and ``source_peer``
-        are per hop and not kept (see :meth:`from_dict`)."""
+        are per hop and not kept (see :meth:`from_dict`).
+
+        A bare bus message (``{"type", "data", "context"}``, no ``msg_type``) is read as the
+        BUS message carrying it, as the reference client reads it. The wire decoders
+        (:func:`decode_json`, ``decode_binary``) take envelopes only.
+        """
         if isinstance(payload, str | bytes):
-            return decode_json(payload)
-        return message_from_dict(dict(payload))
+            envelope = parse_json_object(payload)
+        elif isinstance(payload, Mapping):
+            envelope = dict(payload)
+        else:
+            raise InvalidPayload(f"a message must be a JSON object, not {type(payload).__name__}")
+        if "msg_type" not in envelope and isinstance(envelope.get("type"), str):
+            bus = {key: envelope[key] for key in ("type", "data", "context") if key in envelope}
+            envelope = {
+                "msg_type": HiveMessageType.BUS.value,
+                "payload": bus,
+                "metadata": envelope.get("metadata") or {},
+                "target_site_id": envelope.get("target_site_id"),
+                "target_pubkey": envelope.get("target_pubkey"),
+            }
+        return message_from_dict(envelope)
 
     @staticmethod
     def from_wire(frame: str | bytes | Mapping[str, Any]) -> HiveMessage:
@@ -589,7 +615,7 @@ class HiveMessage:
             node=pick(node, self._node),
             source_peer=pick(source_peer, self._source_peer),
             route=pick(route, list(self._route)),
-            target_peers=pick(target_peers, list(self._target_peers)),
+            target_peers=pick(target_peers, list(self._targets)),
             target_site_id=pick(target_site_id, self._target_site_id),
             target_pubkey=pick(target_pubkey, self._target_pubkey),
             bin_type=pick(bin_type, self._bin_type),
@@ -599,8 +625,9 @@ class HiveMessage:
     # -- routing helpers --------------------------------------------------------------------
     def update_hop_data(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         """Record this hop in :attr:`route` (once per source peer), merging ``data`` into it."""
-        if not self._route or self._route[-1].get("source") != self._source_peer:
-            self._route.append({"source": self._source_peer, "targets": list(self._target_peers)})
+        last = self._route[-1] if self._route else None
+        if not isinstance(last, dict) or last.get("source") != self._source_peer:
+            self._route.append({"source": self._source_peer, "targets": list(self._targets)})
         if data or kwargs:
             self._route[-1].update(dict(data or {}, **kwargs))
 
@@ -615,23 +642,24 @@ class HiveMessage:
 
     def add_target_peer(self, peer: str) -> None:
         """Add a peer to send to."""
-        self._target_peers.append(peer)
+        self._targets.append(peer)
 
     def remove_target_peer(self, peer: str) -> None:
         """Remove a peer to send to, if present."""
-        if peer in self._target_peers:
-            self._target_peers.remove(peer)
+        if peer in self._targets:
+            self._targets.remove(peer)
 
     # -- dict-style access to the payload, as the reference offers --------------------------
     def __getitem__(self, item: str) -> Any:
         if isinstance(self._payload, bytes):
-            raise InvalidArgument("a BINARY payload has no items")
+            raise WrongArgumentType("a BINARY payload is bytes and has no items")
         return self._payload.get(item)
 
     def __setitem__(self, key: str, value: Any) -> None:
         if isinstance(self._payload, bytes):
-            raise InvalidArgument("a BINARY payload has no items")
+            raise WrongArgumentType("a BINARY payload is bytes and has no items")
         self._payload[key] = value
+        self._payload_view = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HiveMessage):
@@ -680,7 +708,34 @@ def ovos_message_class() -> Any:
     return _OVOS_MESSAGE[0]
 
 
-def _payload_dict(payload: Any) -> JSONObject:
+def _not_bytes(payload: object) -> str:
+    return (
+        f"a BINARY message needs a bytes payload (expected 'bytes', got {type(payload).__name__})"
+    )
+
+
+def _bus_view(raw: JSONObject) -> Any:
+    """The bus message a BUS/SHARED_BUS payload holds, sharing the ``data`` and ``context``
+    dicts of the stored payload (where it has them), so a change made through the view is what
+    is sent. Reading never adds a key to the stored payload."""
+    bus = Message.deserialize(raw)  # validates the type and the shapes
+    ovos_message = ovos_message_class()
+    view = ovos_message(bus.msg_type, bus.data, bus.context) if ovos_message else bus
+    for field in ("data", "context"):
+        value = raw.get(field)
+        if isinstance(value, dict):
+            setattr(view, field, value)
+    return view
+
+
+def _payload_dict(payload: Any, msg_type: HiveMessageType) -> JSONObject:
+    """The stored (wire) form of a payload given to the constructor or the setter.
+
+    Text is refused, not parsed: JSON text is a wire value, read by ``from_wire`` or
+    ``deserialize``, which validate it (parsing it here let a string smuggle a shape the
+    decoders refuse into a wrapped message). A bus ``Message`` given to a wrapping type is
+    refused too: those types carry a whole HiveMessage, and a bus message is not one.
+    """
     if payload is None:
         return {}
     if isinstance(payload, dict):
@@ -688,11 +743,19 @@ def _payload_dict(payload: Any) -> JSONObject:
     if isinstance(payload, HiveMessage):
         return payload.as_dict
     if isinstance(payload, Message | MessageLike):
+        if msg_type in WRAPPER_TYPES:
+            raise InvalidArgument(
+                f"a {msg_type.value} message carries a whole HiveMessage (with a msg_type), not "
+                f"a bus Message: wrap it as HiveMessage(HiveMessageType.BUS, message) first"
+            )
         return as_ovos_dict(payload)
     if isinstance(payload, Mapping):
         return dict(payload)
-    if isinstance(payload, str | bytes):
-        return parse_json_object(payload, "payload")
+    if isinstance(payload, str | bytes | bytearray):
+        raise InvalidPayload(
+            f"a {msg_type.value} payload must be a JSON object, not {type(payload).__name__}"
+            " (parse JSON text with HiveMessage.from_wire or HiveMessage.deserialize)"
+        )
     raise InvalidArgument(f"a payload must be a JSON object, not {type(payload).__name__}")
 
 

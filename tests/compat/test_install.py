@@ -103,3 +103,40 @@ def test_python_m_compat_refuses_an_unknown_target() -> None:
     )
     assert result.returncode == 2
     assert "no console script or module" in result.stderr
+
+
+def test_get_bitstring_takes_the_reference_payload_shapes(mapped: None) -> None:
+    from hivemind_bus_client.message import HiveMessageType, MalformedWirePayload
+    from hivemind_bus_client.serialization import decode_bitstring, get_bitstring
+
+    as_text = get_bitstring(HiveMessageType.BUS, '{"type": "speak"}', compressed=False)
+    as_dict = get_bitstring(HiveMessageType.BUS, {"type": "speak"}, compressed=False)
+    assert bytes(getattr(as_text, "bytes", as_text)) == bytes(getattr(as_dict, "bytes", as_dict))
+    for bad in ("not json {", "[1, 2]", ["a"], 7):
+        with pytest.raises(MalformedWirePayload):
+            get_bitstring(HiveMessageType.BUS, bad, compressed=False)
+    with pytest.raises(MalformedWirePayload, match="opaque byte string"):
+        get_bitstring(HiveMessageType.BINARY, {"a": 1})
+
+    class Bits:  # what bitstring's Bits offers the adapter
+        def tobytes(self) -> bytes:
+            return b"ab"
+
+    assert decode_bitstring(get_bitstring(HiveMessageType.BINARY, Bits())).payload == b"ab"
+
+
+def test_util_keeps_the_old_aes_helpers_deprecated(mapped: None) -> None:
+    from hivemind_bus_client import util
+
+    key = "k" * 16
+    for b64 in (False, True):
+        with pytest.warns(DeprecationWarning, match="deprecated"):
+            sealed = util.encrypt_as_json(key, "hi", b64=b64)
+        with pytest.warns(DeprecationWarning):
+            assert util.decrypt_from_json(key, sealed) == "hi"
+    with pytest.warns(DeprecationWarning):
+        blob = util.encrypt_bin(key, b"x")
+    with pytest.warns(DeprecationWarning):
+        assert util.decrypt_bin(key, blob) == b"x"
+    bus = util.get_mycroft_msg({"type": "speak", "data": {"a": 1}})
+    assert bus.msg_type == "speak" and bus.data == {"a": 1}

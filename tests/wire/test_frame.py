@@ -260,3 +260,29 @@ def test_deflate_round_trips_through_inflate() -> None:
     assert inflate(deflate(b"abc" * 100)) == b"abc" * 100
     with pytest.raises(InvalidArgument):
         deflate("text")  # type: ignore[arg-type]
+
+
+def _bits_to_frame(bits: str) -> bytes:
+    """Bits MSB first, zero bits prepended to a whole number of bytes (as encoders pad)."""
+    bits = "0" * (-len(bits) % 8) + bits
+    return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def test_a_later_version_wins_over_the_layout_error() -> None:
+    # start bit, versioned, version 99, type 1: fifteen bits, so one zero bit of padding that
+    # the v1 layout does not allow; the version is the first thing a decoder can tell
+    frame = _bits_to_frame("1" + "1" + f"{99:08b}" + f"{1:05b}")
+    with pytest.raises(UnsupportedVersion, match="version 99"):
+        decode_frame(frame)
+
+
+def test_a_metadata_length_past_the_end_is_named() -> None:
+    frame = _bits_to_frame("1" + "0" + f"{1:05b}" + "0" + f"{200:08b}") + b"{}"
+    with pytest.raises(TruncatedFrame, match="metadata_len claims 200 bytes but only 2 follow"):
+        decode_frame(frame)
+
+
+def test_an_unassigned_type_code_says_so() -> None:
+    frame = _bits_to_frame("1" + "0" + f"{13:05b}" + "0" + f"{2:08b}") + b"{}{}"
+    with pytest.raises(UnknownMessageType, match="unassigned"):
+        decode_frame(frame)

@@ -158,7 +158,8 @@ def test_trees_within_the_bound_are_copied() -> None:
         ({"msg_type": "propagate", "payload": "text"}, InvalidPayload),
         ({"msg_type": "bus", "payload": {"type": "x"}, "route": 5}, InvalidPayload),
         ('{"type": "alert"}', InvalidPayload),
-        (Message("alert"), InvalidPayload),
+        # a bus Message is our caller's mistake, never a peer's (no wire carries the object)
+        (Message("alert"), InvalidArgument),
     ],
 )
 @pytest.mark.parametrize("msg_type", ["broadcast", "propagate", "escalate", "query", "cascade"])

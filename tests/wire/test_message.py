@@ -19,9 +19,11 @@ from hivemind_client import (
     decode_binary,
     decode_json,
     encode_binary,
+    encode_frame,
     encode_json,
 )
 from hivemind_client.errors import (
+    FrameError,
     InvalidArgument,
     InvalidJSON,
     InvalidPayload,
@@ -355,3 +357,17 @@ def test_a_lone_surrogate_cannot_be_binarized_and_says_so_in_our_terms() -> None
     message = HiveMessage("bus", Message("x\ud800"))
     with pytest.raises(InvalidArgument, match="UTF-8"):
         encode_binary(message)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "payload"),
+    [(b"xx", b'{"type":"t"}'), (b"{}", b"\xff\xfe"), (b"{}", b"not json"), (b"\xff", b"{}")],
+)
+def test_json_inside_a_binary_frame_that_does_not_parse_is_a_frame_error(
+    metadata: bytes, payload: bytes
+) -> None:
+    frame = encode_frame(HiveMessageType.BUS, metadata, payload, compressed=False)
+    with pytest.raises(FrameError) as caught:
+        decode_binary(frame)
+    assert isinstance(caught.value, InvalidJSON)
+    assert caught.value.code == "invalid-json"

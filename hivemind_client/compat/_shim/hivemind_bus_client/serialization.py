@@ -6,12 +6,19 @@ the reference does), else the frame's bytes; ``decode_bitstring`` takes either.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from hivemind_client.errors import UnsupportedVersion
+from hivemind_client.errors import InvalidJSON, InvalidPayload, UnsupportedVersion
 from hivemind_client.wire.codec import decode_binary, encode_binary
 from hivemind_client.wire.frame import FRAME_FORMAT_VERSION, MAX_METADATA_SIZE, type_code
-from hivemind_client.wire.message import HiveMessage, Message, as_ovos_dict
+from hivemind_client.wire.message import (
+    HiveMessage,
+    Message,
+    MessageLike,
+    as_ovos_dict,
+    parse_json_object,
+)
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
 __all__ = [
@@ -73,13 +80,37 @@ def get_bitstring(
     else:
         message = HiveMessage(
             hive_type,
-            payload
-            if payload is not None
-            else ({} if hive_type != HiveMessageType.BINARY else b""),
+            _payload_argument(HiveMessageType(hive_type), payload),
             bin_type=binary_type,
             metadata=hivemeta or {},
         )
     return _as_bits(encode_binary(message, compress=compressed, versioned=versioned))
+
+
+def _payload_argument(hive_type: HiveMessageType, payload: Any) -> Any:
+    """The payload shapes the reference's ``get_bitstring`` takes, as the library's constructor
+    takes them: JSON object text is parsed, a ``bitstring`` value becomes its bytes; any other
+    shape is ``MalformedWirePayload`` (our InvalidPayload), as there."""
+    if hive_type is HiveMessageType.BINARY:
+        if payload is None:
+            return b""
+        if isinstance(payload, bytes | bytearray | memoryview):
+            return payload
+        if hasattr(payload, "tobytes"):  # a bitstring Bits or BitArray
+            return payload.tobytes()
+        raise InvalidPayload(
+            f"a BINARY payload must be an opaque byte string, not {type(payload).__name__}"
+        )
+    if payload is None or isinstance(payload, Mapping | HiveMessage | MessageLike):
+        return payload
+    if isinstance(payload, str | bytes):
+        try:
+            return parse_json_object(payload, f"{hive_type.value} payload")
+        except InvalidJSON as exc:
+            raise InvalidPayload(str(exc)) from None
+    raise InvalidPayload(
+        f"{hive_type.value} payload must be a JSON object, not {type(payload).__name__}"
+    )
 
 
 def decode_bitstring(bitstr: Any) -> HiveMessage:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from hivemind_client.errors import InvalidArgument
+from hivemind_client.errors import InvalidArgument, InvalidEncoding
 from hivemind_client.wire.frame import deflate, inflate
 from hivemind_client.wire.message import (
     HiveMessage,
-    Message,
     MessageLike,
     as_ovos_dict,
     encode_utf8_json,
@@ -16,12 +16,8 @@ from hivemind_client.wire.message import (
 )
 from hivemind_client.wire.message_types import HiveMessageType
 
-from .encryption import (
-    decrypt_bin,
-    decrypt_from_json,
-    encrypt_as_json,
-    encrypt_bin,
-)
+from . import encryption
+from .encryption import SupportedCiphers, SupportedEncodings
 
 __all__ = [
     "bytes2str",
@@ -104,12 +100,13 @@ def get_mycroft_msg(pload: Any) -> Any:
         return pload.payload
     if isinstance(pload, str | bytes):
         pload = parse_json_object(pload, "bus message")
-    if isinstance(pload, dict):
-        return Message(
-            pload.get("msg_type") or pload["type"],
-            pload.get("data") or {},
-            pload.get("context") or {},
-        )
+    if isinstance(pload, dict):  # the library's view: an OVOS Message when OVOS is installed
+        bus = {
+            "type": pload.get("msg_type") or pload.get("type"),
+            "data": pload.get("data") or {},
+            "context": pload.get("context") or {},
+        }
+        return HiveMessage(HiveMessageType.BUS, bus).payload
     if isinstance(pload, MessageLike):
         return pload
     raise InvalidArgument(f"not a bus message: {type(pload).__name__}")
@@ -135,3 +132,45 @@ def cast2bytes(payload: dict[str, Any] | str, compressed: bool = False) -> bytes
 def bytes2str(payload: bytes, compressed: bool = False) -> str:
     """The text of bytes made by :func:`cast2bytes`."""
     return (decompress_payload(payload) if compressed else payload).decode("utf-8")
+
+
+# -- the old AES-GCM helpers of this module: deprecated, they lead to .encryption -------------------
+def _moved(name: str) -> None:
+    warnings.warn(
+        f"hivemind_bus_client.util.{name} is deprecated: "
+        f"import {name} from hivemind_bus_client.encryption",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def encrypt_as_json(key: str | bytes, data: Any, b64: bool = False) -> str:
+    """Deprecated: ``encryption.encrypt_as_json`` under AES-GCM (base64 with ``b64=True``)."""
+    _moved("encrypt_as_json")
+    encoding = SupportedEncodings.JSON_B64 if b64 else SupportedEncodings.JSON_HEX
+    return encryption.encrypt_as_json(key, data, SupportedCiphers.AES_GCM, encoding)
+
+
+def decrypt_from_json(key: str | bytes, data: str | bytes) -> str:
+    """Deprecated: ``encryption.decrypt_from_json`` under AES-GCM, hex or base64 fields."""
+    _moved("decrypt_from_json")
+    try:
+        return encryption.decrypt_from_json(
+            key, data, SupportedCiphers.AES_GCM, SupportedEncodings.JSON_HEX
+        )
+    except InvalidEncoding:  # the fields are not hex: the other spelling encrypt_as_json writes
+        return encryption.decrypt_from_json(
+            key, data, SupportedCiphers.AES_GCM, SupportedEncodings.JSON_B64
+        )
+
+
+def encrypt_bin(key: str | bytes, data: str | bytes) -> bytes:
+    """Deprecated: ``encryption.encrypt_bin`` under AES-GCM."""
+    _moved("encrypt_bin")
+    return encryption.encrypt_bin(key, data, SupportedCiphers.AES_GCM)
+
+
+def decrypt_bin(key: str | bytes, ciphertext: bytes) -> bytes:
+    """Deprecated: ``encryption.decrypt_bin`` under AES-GCM."""
+    _moved("decrypt_bin")
+    return encryption.decrypt_bin(key, ciphertext, SupportedCiphers.AES_GCM)
