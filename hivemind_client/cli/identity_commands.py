@@ -108,8 +108,15 @@ def forget_server(args: argparse.Namespace, environment: Environment | None = No
     _, hostname, port = split_host(server)
     port = port or getattr(args, "port", None) or identity.default_port or DEFAULT_PORT
     pin_id = f"{hostname}:{port}"
+    owner = environment.shared_owner(args, identity)
+    if owner is not None:
+        # the pin is every application's on this machine, not only this one's
+        say(
+            f"{owner} has no identity file of its own: this pin is in the shared "
+            f"{identity.path}, checked by every application on this box"
+        )
     if identity.forget_hub(pin_id):
-        say(f"forgot the pinned key of {pin_id}; the next connection pins the key it sees")
+        say(f"forgot pinned key for {pin_id}; the next connection pins the key it sees")
         return EXIT_OK
     pinned = ", ".join(sorted(identity.pinned_hubs)) or "none"
     say(f"no pinned key for {pin_id} (pinned hubs: {pinned})")

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from hivemind_client.cli.identity_commands import set_identity
+from hivemind_client.cli.identity_commands import forget_server, set_identity
 from hivemind_client.cli.message_commands import escalate, send_mycroft
 from hivemind_client.cli.support import (
+    EXIT_NO_ANSWER,
     EXIT_OK,
     CliError,
     Environment,
@@ -128,6 +129,19 @@ def test_set_identity_asks_for_an_identity_to_write(node: NodeIdentity) -> None:
     assert set_identity(_args(siteid="hall"), recorder.environment()) == EXIT_OK
     assert recorder.loads == [True]
     assert NodeIdentity(node.path).site_id == "hall"
+
+
+def test_forget_server_names_the_application_sharing_the_pin(
+    node: NodeIdentity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node.pin_hub("hub.lan:5678", "ab" * 32)
+    recorder = _Recorder(node, owner="radio")
+    args = _args(server=None)
+    assert forget_server(args, recorder.environment()) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "radio has no identity file of its own" in out
+    assert "forgot pinned key for hub.lan:5678" in out
+    assert forget_server(args, recorder.environment()) == EXIT_NO_ANSWER
 
 
 def test_the_default_environment_reads_identity_files(
