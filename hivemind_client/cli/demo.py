@@ -110,6 +110,7 @@ def _conversation(
     started = time.monotonic()
     client, info = connect(settings, identity)
     took = time.monotonic() - started
+    assert info is not None  # this library's client always reports what was negotiated
     try:
         say(f"satellite connected to {settings.address} in {took:.2f} s")
         say(f"  protocol   v{info.protocol_version} ({info.handshake} handshake)")

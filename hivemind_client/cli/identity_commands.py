@@ -17,13 +17,16 @@ from hivemind_client.cli.support import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    Environment,
+    IdentityLike,
+    default_environment,
     load_identity,
     mask,
     read_password,
     say,
     split_host,
 )
-from hivemind_client.identity import NodeIdentity, public_key_fingerprint
+from hivemind_client.identity import public_key_fingerprint
 
 __all__ = ["forget_server", "reset_pgp", "set_identity", "trust"]
 
@@ -36,13 +39,13 @@ def _check_key(key: str) -> None:
         )
 
 
-def _show_public_key(identity: NodeIdentity) -> None:
+def _show_public_key(identity: IdentityLike) -> None:
     pem = identity.public_key_pem
     say(f"public key ({public_key_fingerprint(pem)}):")
     say(pem.strip())
 
 
-def set_identity(args: argparse.Namespace) -> int:
+def set_identity(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """Save the given fields (others keep their values); create keys if needed; show the result."""
     key = getattr(args, "key", None)
     password = read_password(getattr(args, "password", None))
@@ -54,7 +57,7 @@ def set_identity(args: argparse.Namespace) -> int:
             "nothing to set: give at least one of --key, --password, --host, --port, --siteid",
             EXIT_USAGE,
         )
-    identity = load_identity(args, for_writing=True)
+    identity = (environment or default_environment()).identity(args, True)
     if key:
         _check_key(key)
         identity.access_key = key
@@ -83,9 +86,9 @@ def set_identity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def reset_pgp(args: argparse.Namespace) -> int:
+def reset_pgp(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """Replace the RSA key pair and print the new public key."""
-    identity = load_identity(args, for_writing=True)
+    identity = (environment or default_environment()).identity(args, True)
     identity.reset_keys()
     say(f"new RSA key pair written: {identity.private_key_path}")
     say(f"identity saved: {identity.path}")
@@ -93,9 +96,10 @@ def reset_pgp(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def forget_server(args: argparse.Namespace) -> int:
+def forget_server(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """Drop the pinned protocol v3 key of one hub (exit status 3 when none was pinned)."""
-    identity = load_identity(args)
+    environment = environment or default_environment()
+    identity = environment.identity(args, False)
     server = args.server or getattr(args, "host", None) or identity.default_master
     if not server:
         raise CliError(
@@ -104,8 +108,15 @@ def forget_server(args: argparse.Namespace) -> int:
     _, hostname, port = split_host(server)
     port = port or getattr(args, "port", None) or identity.default_port or DEFAULT_PORT
     pin_id = f"{hostname}:{port}"
+    owner = environment.shared_owner(args, identity)
+    if owner is not None:
+        # the pin is every application's on this machine, not only this one's
+        say(
+            f"{owner} has no identity file of its own: this pin is in the shared "
+            f"{identity.path}, checked by every application on this box"
+        )
     if identity.forget_hub(pin_id):
-        say(f"forgot the pinned key of {pin_id}; the next connection pins the key it sees")
+        say(f"forgot pinned key for {pin_id}; the next connection pins the key it sees")
         return EXIT_OK
     pinned = ", ".join(sorted(identity.pinned_hubs)) or "none"
     say(f"no pinned key for {pin_id} (pinned hubs: {pinned})")

@@ -224,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         "drop the pinned key of a protocol v3 hub",
         "A protocol v3 hub's static key is pinned on first contact; a reinstalled hub has a new "
         "key and is refused until the old pin is dropped. Without HOST:PORT, the identity's "
-        "default hub is meant. Exit status 3 when nothing was pinned for it.",
+        "default hub is meant. With --app NAME and no identity file of NAME's own, the pin "
+        "is in the shared file and the command says so: dropping it there drops it for every "
+        "application. Exit status 3 when nothing was pinned for it.",
         """
   hivemind-client forget-server 192.168.1.10:5678
   hivemind-client forget-server          # the default hub of the identity file

@@ -20,10 +20,12 @@ from hivemind_client.cli.support import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    Environment,
+    IdentityLike,
     Settings,
     connect,
+    default_environment,
     describe_info,
-    load_identity,
     parse_json_object,
     resolve_settings,
     say,
@@ -31,7 +33,6 @@ from hivemind_client.cli.support import (
     shorten,
     watch_link,
 )
-from hivemind_client.identity import NodeIdentity
 from hivemind_client.satellite.cascade import (
     QUERY_COMPLETE,
     CascadeAggregator,
@@ -55,25 +56,30 @@ __all__ = [
 _NO_ANSWER = "hive.query.timeout"
 
 
-def _setup(args: argparse.Namespace) -> tuple[Settings, NodeIdentity]:
+def _setup(
+    args: argparse.Namespace, environment: Environment | None
+) -> tuple[Settings, IdentityLike]:
     # The identity goes to the client even when its file does not exist yet: a protocol v3
     # hub pins our Noise static key per access key, so it must be the same key every time
     # (the file, keys and hub pins are created on first connection, as the reference does).
-    identity = load_identity(args)
+    identity = (environment or default_environment()).identity(args, False)
     return resolve_settings(args, identity), identity
 
 
-def test_identity(args: argparse.Namespace) -> int:
+def test_identity(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """Connect once; print the negotiated details or fail with the error's code and message."""
-    settings, identity = _setup(args)
+    settings, identity = _setup(args, environment)
     settings.require_hub()
     say(f"identity  {settings.identity_path}{'' if settings.identity_exists else ' (missing)'}")
     say(f"hub       {settings.address}")
     started = time.monotonic()
-    client, info = connect(settings, identity, timeout=args.timeout)
+    client, info = connect(settings, identity, timeout=args.timeout, environment=environment)
     took = time.monotonic() - started
     client.close()
     say(f"connected in {took:.2f} s as site {settings.site_id or 'unknown'!r}")
+    if info is None:
+        say("identity OK")
+        return EXIT_OK
     say(f"  protocol   v{info.protocol_version} ({info.handshake} handshake)")
     say(f"  cipher     {info.cipher or 'none'}")
     say(f"  encoding   {info.encoding or 'none'}")
@@ -91,9 +97,15 @@ def _bus_message(args: argparse.Namespace) -> Message:
     return Message(args.msg, data)
 
 
-def _send_one(args: argparse.Namespace, message: HiveMessage | Message, what: str) -> int:
-    settings, identity = _setup(args)
-    client, info = connect(settings, identity)
+def _send_one(
+    args: argparse.Namespace,
+    message: HiveMessage | Message,
+    what: str,
+    environment: Environment | None,
+    loaded: tuple[Settings, IdentityLike] | None = None,
+) -> int:
+    settings, identity = loaded or _setup(args, environment)
+    client, info = connect(settings, identity, environment=environment)
     try:
         with watch_link(client) as drops:
             send(client, message)
@@ -109,14 +121,17 @@ def _send_one(args: argparse.Namespace, message: HiveMessage | Message, what: st
     return EXIT_OK
 
 
-def send_mycroft(args: argparse.Namespace) -> int:
+def send_mycroft(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """One OVOS message as BUS."""
     message = _bus_message(args)
-    return _send_one(args, message, f"bus message {message.msg_type!r}")
+    return _send_one(args, message, f"bus message {message.msg_type!r}", environment)
 
 
-def _wrapped(args: argparse.Namespace, kind: HiveMessageType) -> int:
-    settings, _ = _setup(args)
+def _wrapped(
+    args: argparse.Namespace, kind: HiveMessageType, environment: Environment | None
+) -> int:
+    loaded = _setup(args, environment)
+    settings = loaded[0]
     target = args.target_site or settings.site_id
     if not target:
         raise CliError(
@@ -126,17 +141,18 @@ def _wrapped(args: argparse.Namespace, kind: HiveMessageType) -> int:
         )
     inner = _bus_message(args)
     message = HiveMessage(kind, HiveMessage(HiveMessageType.BUS, inner), target_site_id=target)
-    return _send_one(args, message, f"{kind.value} of {inner.msg_type!r} for site {target!r}")
+    what = f"{kind.value} of {inner.msg_type!r} for site {target!r}"
+    return _send_one(args, message, what, environment, loaded)
 
 
-def escalate(args: argparse.Namespace) -> int:
+def escalate(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """One OVOS message wrapped in ESCALATE (towards the hub's own hub)."""
-    return _wrapped(args, HiveMessageType.ESCALATE)
+    return _wrapped(args, HiveMessageType.ESCALATE, environment)
 
 
-def propagate(args: argparse.Namespace) -> int:
+def propagate(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """One OVOS message wrapped in PROPAGATE (to every node)."""
-    return _wrapped(args, HiveMessageType.PROPAGATE)
+    return _wrapped(args, HiveMessageType.PROPAGATE, environment)
 
 
 # -- QUERY / CASCADE -------------------------------------------------------------------------
@@ -152,7 +168,7 @@ def _question(args: argparse.Namespace) -> Message:
 
 
 def _ask(args: argparse.Namespace, kind: HiveMessageType) -> int:
-    settings, identity = _setup(args)
+    settings, identity = _setup(args, None)
     question = _question(args)
     query_id = str(uuid.uuid4())
     aggregator = CascadeAggregator(timeout=args.timeout, selector=select_all)
@@ -246,10 +262,10 @@ def cascade(args: argparse.Namespace) -> int:
 
 
 # -- PING -------------------------------------------------------------------------------------
-def ping(args: argparse.Namespace) -> int:
+def ping(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """Flood a PING; count answers live on stderr; print the map (tree or JSON) on stdout."""
-    settings, identity = _setup(args)
-    client, _ = connect(settings, identity)
+    settings, identity = _setup(args, environment)
+    client, _ = connect(settings, identity, environment=environment)
     live = sys.stderr.isatty()
     seen: list[str] = []
     lock = threading.Lock()

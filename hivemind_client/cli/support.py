@@ -17,10 +17,10 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # imported lazily: `--help` should not pay for the crypto stack
@@ -39,9 +39,12 @@ __all__ = [
     "PROG",
     "SECRETS",
     "CliError",
+    "Environment",
+    "IdentityLike",
     "SecretFilter",
     "Settings",
     "connect",
+    "default_environment",
     "describe_info",
     "load_identity",
     "mask",
@@ -257,7 +260,97 @@ def load_identity(args: argparse.Namespace, *, for_writing: bool = False) -> Nod
     return NodeIdentity(_identity_path(args, for_writing=for_writing))
 
 
-def resolve_settings(args: argparse.Namespace, identity: NodeIdentity) -> Settings:
+class IdentityLike(Protocol):
+    """What the commands use of an identity.
+
+    :class:`~hivemind_client.identity.NodeIdentity` is one; :mod:`hivemind_client.compat`
+    adapts the reference's identity object to it, so both command lines share the commands.
+    """
+
+    access_key: str | None
+    password: str | None
+    site_id: str | None
+    default_master: str | None
+    default_port: int | None
+
+    @property
+    def path(self) -> Path:
+        """The identity file."""
+
+    @property
+    def has_keys(self) -> bool:
+        """Whether the RSA key pair exists."""
+
+    @property
+    def private_key_path(self) -> Path:
+        """Where the RSA private key is."""
+
+    @property
+    def public_key_pem(self) -> str:
+        """The RSA public key (PEM)."""
+
+    @property
+    def pinned_hubs(self) -> dict[str, str]:
+        """Pinned protocol v3 hub keys: ``host:port`` to hex."""
+
+    def ensure_keys(self) -> str:
+        """Create the RSA key pair when missing; the public key."""
+
+    def reset_keys(self) -> str:
+        """Replace the RSA key pair; the new public key."""
+
+    def clear_psks(self) -> None:
+        """Drop every cached protocol v3 PSK."""
+
+    def forget_hub(self, pin_id: str) -> bool:
+        """Drop one hub's pinned key; whether there was one."""
+
+    def save(self) -> None:
+        """Write the identity file."""
+
+
+def _shared_owner(args: argparse.Namespace, identity: IdentityLike) -> str | None:
+    app: str | None = getattr(args, "app", None)
+    if app is None or getattr(args, "identity", None):
+        return None
+    from hivemind_client.identity import default_identity_path
+
+    return app if identity.path == default_identity_path() else None
+
+
+def _new_client(**options: Any) -> Any:
+    from hivemind_client.sync.client import HiveMessageBusClient
+
+    return HiveMessageBusClient(**options)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the commands get an identity and a client (the seams another front end fills).
+
+    ``hivemind-client`` uses :func:`default_environment`; the compat ``hivemind_bus_client``
+    command group passes its own, so one implementation of each command serves both.
+    """
+
+    identity: Callable[[argparse.Namespace, bool], IdentityLike]
+    """``(args, for_writing)``: the identity a command works on (for_writing: never a shared
+    fallback, see :func:`load_identity`)."""
+    shared_owner: Callable[[argparse.Namespace, IdentityLike], str | None]
+    """The application whose identity is the shared file it fell back to, else None."""
+    new_client: Callable[..., Any]
+    """Builds an unconnected client from :class:`HiveMessageBusClient`'s keyword arguments."""
+
+
+def default_environment() -> Environment:
+    """The ``hivemind-client`` command line's: identity files, this library's threaded client."""
+    return Environment(
+        identity=lambda args, for_writing: load_identity(args, for_writing=for_writing),
+        shared_owner=_shared_owner,
+        new_client=_new_client,
+    )
+
+
+def resolve_settings(args: argparse.Namespace, identity: IdentityLike) -> Settings:
     """Merge the identity with the global options (the options win)."""
     host = getattr(args, "host", None) or identity.default_master
     port = getattr(args, "port", None)
@@ -346,8 +439,11 @@ def setup_logging(verbosity: int) -> None:
         identity_log.propagate = False
 
 
-def describe_info(info: ConnectionInfo) -> str:
-    """``protocol v1 (password handshake), cipher AES-GCM, encoding JSON-B64, binary frames off``."""
+def describe_info(info: ConnectionInfo | None) -> str:
+    """``protocol v1 (password handshake), cipher AES-GCM, encoding JSON-B64, binary frames off``
+    (None: the client did not say)."""
+    if info is None:
+        return "negotiated details not reported by this client"
     return (
         f"protocol v{info.protocol_version} ({info.handshake} handshake), "
         f"cipher {info.cipher or 'none'}, encoding {info.encoding or 'none'}, "
@@ -357,24 +453,27 @@ def describe_info(info: ConnectionInfo) -> str:
 
 def connect(
     settings: Settings,
-    identity: NodeIdentity | None,
+    identity: IdentityLike | None,
     *,
     timeout: float = 15.0,
     reconnect: ReconnectPolicy | None = None,
     binarize: bool = True,
-) -> tuple[HiveMessageBusClient, ConnectionInfo]:
+    environment: Environment | None = None,
+) -> tuple[HiveMessageBusClient, ConnectionInfo | None]:
     """A connected client, or a CliError with the error's code and message (client closed).
 
     ``identity`` gives the client our keys, trust store and protocol v3 pins (the library
     creates missing keys in it on first use); None connects with throw-away keys, fit only for
-    a hub that will never see this node again (the demo's own hub).
+    a hub that will never see this node again (the demo's own hub). The client comes from
+    ``environment`` (default: this library's threaded client); the info is None when that
+    client does not report what was negotiated.
     """
     settings.require_hub()
     SECRETS.add(settings.secrets())
-    from hivemind_client.sync.client import HiveMessageBusClient
+    new_client = (environment or default_environment()).new_client
 
     assert settings.host is not None and settings.key is not None  # require_hub checked
-    client = HiveMessageBusClient(
+    client: HiveMessageBusClient = new_client(
         key=settings.key,
         password=settings.password,
         host=f"{settings.scheme}://{settings.hostname}",
@@ -392,7 +491,7 @@ def connect(
     from hivemind_client.errors import HiveMindError
 
     try:
-        info = client.connect(timeout=timeout)
+        info: ConnectionInfo | None = client.connect(timeout=timeout)
     except HiveMindError as exc:
         client.close()
         raise CliError(f"{exc.code}: {exc}{_hint(exc)}") from None

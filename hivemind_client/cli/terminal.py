@@ -19,9 +19,10 @@ from typing import Any
 from hivemind_client.cli.support import (
     EXIT_ERROR,
     EXIT_OK,
+    Environment,
     connect,
+    default_environment,
     describe_info,
-    load_identity,
     resolve_settings,
     say,
     send,
@@ -75,9 +76,9 @@ class _Screen:
                 self._prompting = False
 
 
-def terminal(args: argparse.Namespace) -> int:
+def terminal(args: argparse.Namespace, environment: Environment | None = None) -> int:
     """Run the interactive satellite until Ctrl-D / Ctrl-C (or end of piped input)."""
-    identity = load_identity(args)
+    identity = (environment or default_environment()).identity(args, False)
     settings = resolve_settings(args, identity)
     screen = _Screen(sys.stdin.isatty())
     owed = 0  # utterances sent whose answer has not arrived yet (piped input waits for them)
@@ -89,6 +90,7 @@ def terminal(args: argparse.Namespace) -> int:
         identity,
         timeout=args.timeout,
         reconnect=ReconnectPolicy(first_delay=0.5, max_delay=5.0),
+        environment=environment,
     )
 
     def on_speak(message: Any) -> None:

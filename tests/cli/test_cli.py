@@ -391,6 +391,27 @@ def test_forget_server_drops_one_pin(identity: Path) -> None:
     assert run("forget-server", "other:1", identity=identity).returncode == 0
 
 
+def test_forget_server_says_when_the_pin_is_in_the_shared_file(tmp_path: Path) -> None:
+    # an application without a file of its own reads (and here writes) the shared identity:
+    # dropping a pin there changes it for every application, and the command says so
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    shared = NodeIdentity(tmp_path / "xdg" / "hivemind" / "_identity.json")
+    shared.pin_hub("hub.lan:5678", "ab" * 32)
+    result = run("--app", "radio", "forget-server", "hub.lan:5678", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "radio has no identity file of its own" in result.stdout
+    assert "checked by every application on this box" in result.stdout
+    assert "forgot pinned key for hub.lan:5678" in result.stdout
+    assert NodeIdentity(shared.path).pinned_hubs == {}
+
+    own = NodeIdentity(tmp_path / "xdg" / "hivemind" / "radio" / "_identity.json")
+    own.pin_hub("hub.lan:5678", "cd" * 32)
+    result = run("--app", "radio", "forget-server", "hub.lan:5678", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "shared" not in result.stdout
+    assert NodeIdentity(own.path).pinned_hubs == {}
+
+
 def test_forget_server_needs_a_hub(identity: Path) -> None:
     result = run("forget-server", identity=identity)
     assert result.returncode == 2

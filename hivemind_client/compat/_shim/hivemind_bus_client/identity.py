@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,16 @@ class _IdentityFile:
 
     def __contains__(self, key: object) -> bool:
         return key in self._owner._data
+
+    def keys(self) -> list[str]:
+        """The field names (``dict(identity.IDENTITY_FILE)`` copies the fields)."""
+        return list(self._owner._data)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._owner._data)
 
     def pop(self, key: str, default: Any = None) -> Any:
         return self._owner._data.pop(key, default)
