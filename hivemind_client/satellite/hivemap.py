@@ -65,14 +65,21 @@ class FloodCache:
     """A bounded set of flood ids, least recently used out first.
 
     :meth:`check` tests and records in one step, which is what a flood handler needs ("answer
-    once per flood id").
+    once per flood id"). With a ``clock`` (for example ``time.time``) each id also keeps the
+    time it was first recorded (:meth:`seen_at`); without one no clock is read.
     """
 
-    def __init__(self, max_size: int = DEFAULT_FLOOD_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        max_size: int = DEFAULT_FLOOD_CACHE_SIZE,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
             raise InvalidArgument("a flood cache needs max_size >= 1")
         self._max_size = max_size
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._clock = clock
+        self._ids: OrderedDict[str, float | None] = OrderedDict()
 
     @property
     def max_size(self) -> int:
@@ -93,11 +100,17 @@ class FloodCache:
         return False
 
     def add(self, flood_id: str) -> None:
-        """Record ``flood_id`` (as the most recent)."""
-        self._ids[flood_id] = None
-        self._ids.move_to_end(flood_id)
+        """Record ``flood_id`` (as the most recent; its first-seen time is kept)."""
+        if flood_id in self._ids:
+            self._ids.move_to_end(flood_id)
+            return
+        self._ids[flood_id] = self._clock() if self._clock is not None else None
         while len(self._ids) > self._max_size:
             self._ids.popitem(last=False)
+
+    def seen_at(self, flood_id: str) -> float | None:
+        """When ``flood_id`` was first recorded (by the clock), or None (unknown, or no clock)."""
+        return self._ids.get(flood_id)
 
     def discard(self, flood_id: str) -> None:
         """Forget ``flood_id`` if present."""

@@ -123,3 +123,15 @@ def test_the_fake_bus_records_and_dispatches(ref: Any) -> None:
     assert [getattr(m, "msg_type", None) for m in seen] == ["speak", HiveMessageType.PING]
     assert seen[0].context["session"]["site_id"] == "kitchen"
     assert len(bus.emitted) == 3
+
+
+def test_the_flood_id_cache_is_timed_and_item_readable(ref: Any) -> None:
+    from hivemind_bus_client.hive_map import FloodIdCache, HiveMapper
+
+    mapper = HiveMapper()
+    assert mapper.check_flood_id("abc") is False and mapper.check_flood_id("abc") is True
+    assert isinstance(mapper._seen_flood_ids["abc"], float)
+    with pytest.raises(KeyError):
+        FloodIdCache()["nothing"]
+    mapper.clear()
+    assert mapper.check_flood_id("abc") is False

@@ -595,3 +595,16 @@ def test_an_empty_flood_id_reads_as_seen_and_is_not_recorded() -> None:
     assert cache.check("") is True
     assert len(cache) == 0
     assert cache.check("f1") is False
+
+
+def test_a_timed_flood_cache_keeps_first_seen_times() -> None:
+    ticks = iter([10.0, 20.0, 30.0])
+    cache_ = FloodCache(4, clock=lambda: next(ticks))
+    assert cache_.check("a") is False and cache_.seen_at("a") == 10.0
+    assert cache_.check("a") is True and cache_.seen_at("a") == 10.0  # first seen, kept
+    cache_.add("b")
+    assert cache_.seen_at("b") == 20.0 and cache_.seen_at("zz") is None
+    assert FloodCache(4).seen_at("a") is None
+    untimed = FloodCache(4)
+    untimed.add("a")
+    assert untimed.seen_at("a") is None
