@@ -19,6 +19,7 @@ from hivemind_client.identity import (
     IdentityError,
     NodeIdentity,
     default_identity_path,
+    noise_static_key,
     normalize_public_key,
     public_key_fingerprint,
 )
@@ -656,3 +657,19 @@ def test_loads_an_identity_written_by_reference_12(tmp_path: Path) -> None:
     recorded = identity.public_key
     assert recorded is not None
     assert RSA.import_key(identity.private_key_pem).public_key() == RSA.import_key(recorded)
+
+
+def test_a_noise_static_key_file_is_created_with_its_directory(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "noise_key"
+    key, created = noise_static_key(path)
+    assert created and len(key) == 32 and path.read_text() == key.hex()
+    assert noise_static_key(str(path)) == (key, False)
+    if os.name == "posix":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    path.write_text("00")
+    with pytest.raises(IdentityError):
+        noise_static_key(path)
+    path.write_text("zz")
+    with pytest.raises(IdentityError):
+        noise_static_key(path)
