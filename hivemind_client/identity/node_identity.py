@@ -75,6 +75,7 @@ __all__ = [
     "APP_NAME_PATTERN",
     "default_identity_path",
     "identity_path_for",
+    "noise_static_key",
     "normalize_public_key",
     "public_key_fingerprint",
 ]
@@ -439,23 +440,10 @@ class NodeIdentity:
             if self._noise_private is not None:
                 return self._noise_private
             path = self.noise_key_path
-            try:
-                text = path.read_text(encoding="ascii").strip()
-            except FileNotFoundError:
-                key = secrets.token_bytes(_NOISE_KEY_SIZE)
-                _write_private_file(path, key.hex().encode())
+            key, created = noise_static_key(path)
+            if created:
                 self._data["noise_key"] = str(path.absolute())
                 self.save()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise IdentityError(f"cannot read Noise key file {path}: {exc}") from None
-            else:
-                try:
-                    key = bytes.fromhex(text)
-                except ValueError:
-                    raise IdentityError(f"Noise key file {path} is not hex") from None
-                if len(key) != _NOISE_KEY_SIZE:
-                    raise IdentityError(f"Noise key file {path} does not hold a 32-byte key")
-                _tighten_mode(path)
             self._noise_private = key
             return key
 
@@ -775,27 +763,64 @@ def _tighten_mode(path: Path) -> None:
         _log.warning("%s is readable by other users and its mode could not be changed", path)
 
 
+def noise_static_key(path: str | os.PathLike[str]) -> tuple[bytes, bool]:
+    """The 32-byte X25519 static private key kept as hex at ``path``, and whether it was just
+    created: a missing file is created (0600, its directory 0700 when missing too).
+
+    Raises IdentityError for a file that cannot be read or holds no 32-byte key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = secrets.token_bytes(_NOISE_KEY_SIZE)
+        _write_private_file(path, key.hex().encode())
+        return key, True
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IdentityError(f"cannot read Noise key file {path}: {exc}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise IdentityError(f"Noise key file {path} is not hex") from None
+    if len(key) != _NOISE_KEY_SIZE:
+        raise IdentityError(f"Noise key file {path} does not hold a 32-byte key")
+    _tighten_mode(path)
+    return key, False
+
+
 class PskCache:
     """The derived-PSK cache file (``<noise key>_psks.json``): hub node id, scoped by a digest
     of the access key, to the PSK as hex. It is derivable state, so reading is forgiving (an
     unusable or foreign-readable file is an empty cache) and writing is best effort; the file
-    is 0600 from creation and keeps the newest 32 entries."""
+    is 0600 from creation and keeps the newest 32 entries. A file larger than ``max_bytes``
+    (1 MiB) is not read: it is taken as empty."""
 
-    def __init__(self, path: str | os.PathLike[str], *, lock: Any = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock: Any = None,
+        max_bytes: int = _PSK_CACHE_MAX_BYTES,
+    ) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise InvalidArgument("max_bytes must be a byte count")
         self.path = Path(path)
+        self.max_bytes = max_bytes
         self._lock = lock if lock is not None else threading.RLock()
 
     @classmethod
-    def beside(cls, key_path: str | os.PathLike[str]) -> PskCache:
+    def beside(
+        cls, key_path: str | os.PathLike[str], *, max_bytes: int = _PSK_CACHE_MAX_BYTES
+    ) -> PskCache:
         """The cache that belongs to the static key file at ``key_path``."""
         key = Path(key_path)
-        return cls(key.with_name(key.stem + _PSK_CACHE_SUFFIX))
+        return cls(key.with_name(key.stem + _PSK_CACHE_SUFFIX), max_bytes=max_bytes)
 
     def get(self, hub_node_id: str, access_key: str | None) -> str | None:
         """The cached PSK (hex) for this hub and access key, or None."""
         if not _cacheable_node_id(hub_node_id):
             return None
-        value = _read_psk_cache(self.path).get(_psk_entry(hub_node_id, access_key))
+        value = _read_psk_cache(self.path, self.max_bytes).get(_psk_entry(hub_node_id, access_key))
         if isinstance(value, str) and _HEX_32.fullmatch(value):
             return value.lower()
         return None
@@ -807,7 +832,7 @@ class PskCache:
         if not _cacheable_node_id(hub_node_id):
             return False
         with self._lock:
-            cache = _read_psk_cache(self.path)
+            cache = _read_psk_cache(self.path, self.max_bytes)
             entry = _psk_entry(hub_node_id, access_key)
             cache.pop(entry, None)
             cache[entry] = psk_hex.lower()
@@ -825,7 +850,7 @@ class PskCache:
         if not _cacheable_node_id(hub_node_id):
             return False
         with self._lock:
-            cache = _read_psk_cache(self.path)
+            cache = _read_psk_cache(self.path, self.max_bytes)
             if cache.pop(_psk_entry(hub_node_id, access_key), None) is None:
                 return False
             _write_private_file(self.path, _psk_cache_bytes(cache))
@@ -848,14 +873,14 @@ def _psk_entry(node_id: str, access_key: str | None) -> str:
     return f"{hashlib.sha256(access_key.encode()).hexdigest()[:16]}@{node_id}"
 
 
-def _read_psk_cache(path: Path) -> dict[str, Any]:
+def _read_psk_cache(path: Path, max_bytes: int) -> dict[str, Any]:
     """The cache, or an empty one for anything unusable (it is derivable state).
 
     A cache that others could read is ignored: its keys must be taken as exposed.
     """
     try:
         info = path.stat()
-        if info.st_size > _PSK_CACHE_MAX_BYTES:
+        if info.st_size > max_bytes:
             return {}
         if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
             _log.warning("ignoring the PSK cache %s: other users can read it", path)

@@ -4,14 +4,16 @@ Every node answers a PING flood once with its own PING (``{flood_id, peer, site_
 public_key, lang}``) inside a PROPAGATE, and each relay records a hop in the message's
 ``route``. :class:`HiveMapper` folds those answers into :class:`NodeInfo` records and directed
 edges, and renders them as a dict, JSON (the reference's ``{"nodes": [...], "edges": [...]}``
-layout) or an ASCII tree rooted at this node.
+layout), an ASCII tree rooted at this node or the stored edges as drawn trees.
 
 Route hops name nodes in two ways: hubs from hivemind-core 4.11 on stamp their own RSA public
 key (which is also the ``peer`` of their PING answers), while the hop a hub records for a
 client names the connection (``useragent::id::name::session``), not the ``name::session`` the
-client announces. The first hop of an answer is the connection its originator entered the mesh
-on, so the mapper remembers it as a *label* of that node; later routes naming the label resolve
-to the node.
+client announces. Such routes name no targets (or only the hop itself), so the mapper reads them
+as the chain of relays the answer passed: the first hop is the connection its originator
+entered the mesh on, remembered as a *label* of that node (later routes naming the label
+resolve to the node). A route whose hops name other targets is read as written, each hop an
+edge ``source -> target``, as ``hivemind_bus_client`` 1.2 reads every route.
 
 An edge ``source -> target`` means a message went from ``source`` to ``target`` (towards us, for
 PING answers). Everything is bounded: nodes, labels and edges (least recently seen first out),
@@ -25,10 +27,9 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from itertools import pairwise
-from types import MappingProxyType
 from typing import Any
 
 from hivemind_client.errors import InvalidArgument
@@ -42,6 +43,7 @@ __all__ = [
     "FloodCache",
     "HiveMapper",
     "NodeInfo",
+    "NodeTable",
     "display_peer",
     "printable",
 ]
@@ -65,14 +67,21 @@ class FloodCache:
     """A bounded set of flood ids, least recently used out first.
 
     :meth:`check` tests and records in one step, which is what a flood handler needs ("answer
-    once per flood id").
+    once per flood id"). With a ``clock`` (for example ``time.time``) each id also keeps the
+    time it was first recorded (:meth:`seen_at`); without one no clock is read.
     """
 
-    def __init__(self, max_size: int = DEFAULT_FLOOD_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        max_size: int = DEFAULT_FLOOD_CACHE_SIZE,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
             raise InvalidArgument("a flood cache needs max_size >= 1")
         self._max_size = max_size
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._clock = clock
+        self._ids: OrderedDict[str, float | None] = OrderedDict()
 
     @property
     def max_size(self) -> int:
@@ -93,11 +102,17 @@ class FloodCache:
         return False
 
     def add(self, flood_id: str) -> None:
-        """Record ``flood_id`` (as the most recent)."""
-        self._ids[flood_id] = None
-        self._ids.move_to_end(flood_id)
+        """Record ``flood_id`` (as the most recent; its first-seen time is kept)."""
+        if flood_id in self._ids:
+            self._ids.move_to_end(flood_id)
+            return
+        self._ids[flood_id] = self._clock() if self._clock is not None else None
         while len(self._ids) > self._max_size:
             self._ids.popitem(last=False)
+
+    def seen_at(self, flood_id: str) -> float | None:
+        """When ``flood_id`` was first recorded (by the clock), or None (unknown, or no clock)."""
+        return self._ids.get(flood_id)
 
     def discard(self, flood_id: str) -> None:
         """Forget ``flood_id`` if present."""
@@ -171,6 +186,44 @@ def printable(text: str, limit: int = _MAX_SHOWN_LENGTH) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+class NodeTable(MutableMapping[str, NodeInfo]):
+    """A mapper's nodes as a live mapping (peer to :class:`NodeInfo`).
+
+    Assigning a record stores it as if it had been learned (its key indexed, the node bound
+    kept); deleting forgets the node with its labels and edges. The key must be the record's
+    ``peer``.
+    """
+
+    __slots__ = ("_mapper",)
+
+    def __init__(self, mapper: HiveMapper) -> None:
+        self._mapper = mapper
+
+    def __getitem__(self, peer: str) -> NodeInfo:
+        return self._mapper._nodes[peer]
+
+    def __setitem__(self, peer: str, node: NodeInfo) -> None:
+        if not isinstance(node, NodeInfo) or node.peer != peer:
+            raise InvalidArgument("a node is stored under its own peer")
+        self._mapper.put_node(node)
+
+    def __delitem__(self, peer: str) -> None:
+        if not self._mapper.forget(peer):
+            raise KeyError(peer)  # the mapping protocol's signal (``pop``, ``del``)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._mapper._nodes))
+
+    def __len__(self) -> int:
+        return len(self._mapper._nodes)
+
+    def __contains__(self, peer: object) -> bool:
+        return peer in self._mapper._nodes
+
+    def __repr__(self) -> str:
+        return f"NodeTable({dict(self._mapper._nodes)!r})"
+
+
 class HiveMapper:
     """Collects PING answers into a topology (see the module docstring).
 
@@ -208,9 +261,23 @@ class HiveMapper:
 
     # -- reading ------------------------------------------------------------------------------
     @property
-    def nodes(self) -> Mapping[str, NodeInfo]:
-        """Read-only view: peer to :class:`NodeInfo`."""
-        return MappingProxyType(self._nodes)
+    def nodes(self) -> NodeTable:
+        """Live view, peer to :class:`NodeInfo` (see :class:`NodeTable`)."""
+        return NodeTable(self)
+
+    @nodes.setter
+    def nodes(self, nodes: Mapping[str, NodeInfo]) -> None:
+        """Replace every node record (edges stay; labels went with the old nodes)."""
+        records = list(nodes.items())
+        for peer, node in records:
+            if not isinstance(node, NodeInfo) or node.peer != peer:
+                raise InvalidArgument("a node is stored under its own peer")
+        self._nodes.clear()
+        self._by_key.clear()
+        self._labels.clear()
+        self._labels_of.clear()
+        for _, node in records:
+            self.put_node(node)
 
     @property
     def node_count(self) -> int:
@@ -221,6 +288,18 @@ class HiveMapper:
     def edges(self) -> dict[str, set[str]]:
         """A copy of the edges: source to the set of targets it sent to."""
         return {source: set(targets) for source, targets in self._edges.items()}
+
+    @edges.setter
+    def edges(self, edges: Mapping[str, Iterable[str]]) -> None:
+        """Replace every edge (``{source: targets}``, names as given; the edge bound holds)."""
+        pairs = [(source, target) for source, targets in edges.items() for target in targets]
+        if not all(_is_name(name, _MAX_NAME_LENGTH) for pair in pairs for name in pair):
+            raise InvalidArgument("edge ends must be non-empty names")
+        self._edges.clear()
+        self._sources_of.clear()
+        self._edge_count = 0
+        for source, target in pairs:
+            self._add_edge(source, target)
 
     @property
     def max_nodes(self) -> int:
@@ -303,27 +382,44 @@ class HiveMapper:
             seen.add(peer)
 
         public_key = _optional_str(inner_payload.get("public_key"), _MAX_KEY_LENGTH)
-        node = NodeInfo(
-            peer=peer,
-            site_id=_optional_str(inner_payload.get("site_id"), _MAX_SHORT_LENGTH),
-            timestamp=_optional_number(inner_payload.get("timestamp")),
-            received_at=_optional_number(received_at),
-            public_key=public_key,
-            lang=_optional_str(inner_payload.get("lang"), _MAX_SHORT_LENGTH),
-            trusted=bool(public_key and self._trust is not None and self._trust(public_key)),
+        self.put_node(
+            NodeInfo(
+                peer=peer,
+                site_id=_optional_str(inner_payload.get("site_id"), _MAX_SHORT_LENGTH),
+                timestamp=_optional_number(inner_payload.get("timestamp")),
+                received_at=_optional_number(received_at),
+                public_key=public_key,
+                lang=_optional_str(inner_payload.get("lang"), _MAX_SHORT_LENGTH),
+                trusted=bool(public_key and self._trust is not None and self._trust(public_key)),
+            )
         )
+        self._learn_route(peer, _clean_route(hops))
+        return True
+
+    def put_node(self, node: NodeInfo) -> None:
+        """Store ``node`` as the latest record of its peer (its key indexed, the bound kept)."""
+        if not isinstance(node, NodeInfo) or not _is_name(node.peer, _MAX_NAME_LENGTH):
+            raise InvalidArgument("a node record needs a non-empty peer")
+        peer = node.peer
         self._drop_label(peer)  # a real peer id is never a label of another node
         old = self._nodes.pop(peer, None)
         if old is not None:
             self._unindex_key(old)
         self._nodes[peer] = node
-        if public_key is not None:
-            self._by_key.setdefault(normalize_public_key(public_key), {})[peer] = None
+        if node.public_key is not None:
+            self._by_key.setdefault(normalize_public_key(node.public_key), {})[peer] = None
         while len(self._nodes) > self._max_nodes:
             old_peer, old_node = self._nodes.popitem(last=False)
             self._unindex_key(old_node)
             self._forget_node(old_peer)
-        self._learn_route(peer, _clean_route(hops))
+
+    def forget(self, peer: str) -> bool:
+        """Forget one node with its labels and edges; True when it was known."""
+        node = self._nodes.pop(peer, None)
+        if node is None:
+            return False
+        self._unindex_key(node)
+        self._forget_node(peer)
         return True
 
     on_ping = observe_ping
@@ -388,9 +484,10 @@ class HiveMapper:
     def render_tree(self, root_peer: str | None = None) -> str:
         """An ASCII tree from this node outwards: each node under the relay that reached it.
 
-        Nodes no relay reached hang off the root. A node reachable along several paths is drawn
-        in full once and shown as ``(see above)`` afterwards, so the output stays linear in the
-        size of the map (cycles included); PEM peers are shortened with :func:`display_peer`.
+        Nodes no relay reached hang off the root. A node met again on its own branch (a cycle)
+        is shown as ``(cycle)``, one met again on another branch as ``(see above)``: each node
+        is drawn in full once, so the output stays linear in the size of the map; PEM peers
+        are shortened with :func:`display_peer`.
         """
         if not self._nodes and not self._edges:
             return "[No nodes discovered]"
@@ -401,53 +498,89 @@ class HiveMapper:
             for target in targets:
                 children.setdefault(target, []).append(source)
                 has_parent.add(source)
+        order = [name for name in self._names() if name != root_peer]
+        top = list(children.get(root_peer, [])) if root_peer is not None else []
+        top += [name for name in order if name not in has_parent and name not in top]
+        top = _with_unreached(top, order, children)
+        lines = ["[self]" if root_peer is None else f"[self] {self._label(root_peer)}"]
+        base = [] if root_peer is None else [root_peer]
+        self._draw(lines, [(name, False) for name in top], children, base)
+        return "\n".join(lines)
+
+    def render_edges(self) -> str:
+        """The edges as stored (``source`` above the ``target`` it sent to), no ``[self]``.
+
+        Trees start at the sources nothing sent to, then at nodes with no edge at all, then
+        at members of cycles nothing else leads to; marks as in :meth:`render_tree`.
+        """
+        if not self._nodes and not self._edges:
+            return "[No nodes discovered]"
+        children = {source: list(targets) for source, targets in self._edges.items()}
+        targets_seen = {target for targets in self._edges.values() for target in targets}
+        roots = [source for source in self._edges if source not in targets_seen]
+        roots += [
+            peer for peer in self._nodes if peer not in self._edges and peer not in targets_seen
+        ]
+        roots = _with_unreached(roots, self._names(), children)
+        lines: list[str] = []
+        self._draw(lines, [(name, True) for name in roots], children, [])
+        return "\n".join(lines)
+
+    def to_ascii(self, root_peer: str | None = None) -> str:
+        """The reference's rendering: :meth:`render_tree` from ``root_peer``, or without one
+        the stored edges (:meth:`render_edges`)."""
+        if root_peer is None:
+            return self.render_edges()
+        return self.render_tree(root_peer)
+
+    def _names(self) -> list[str]:
+        """Every node and edge end, in first-learned order."""
         every = [*self._nodes, *self._edges]
         for targets in self._edges.values():
             every.extend(targets)
-        order = [name for name in dict.fromkeys(every) if name != root_peer]
-        top = list(children.get(root_peer, [])) if root_peer is not None else []
-        top += [name for name in order if name not in has_parent and name not in top]
-        reached: set[str] = set()
+        return list(dict.fromkeys(every))
 
-        def mark(start: str) -> None:
-            stack = [start]
-            while stack:
-                name = stack.pop()
-                if name not in reached:
-                    reached.add(name)
-                    stack.extend(children.get(name, []))
+    def _draw(
+        self,
+        lines: list[str],
+        top: list[tuple[str, bool]],
+        children: Mapping[str, list[str]],
+        base: list[str],
+    ) -> None:
+        """Append the trees under ``top`` (``(name, bare)``: a bare top line has no connector).
 
-        for name in top:
-            mark(name)
-        for name in order:  # members of a cycle nothing else leads to
-            if name not in reached:
-                top.append(name)
-                mark(name)
-
-        lines = ["[self]" if root_peer is None else f"[self] {self._label(root_peer)}"]
-        drawn: set[str] = set() if root_peer is None else {root_peer}
-        stack: list[tuple[str, str, bool]] = [
-            (name, "", index == len(top) - 1) for index, name in reversed(list(enumerate(top)))
+        Iterative, so a long relay chain cannot hit the recursion limit; ``path`` holds the
+        current branch (after ``base``), to tell a cycle from a node drawn on another branch.
+        """
+        drawn: set[str] = set(base)
+        path: list[str] = list(base)
+        on_path: set[str] = set(base)
+        # (name, prefix, last, depth, bare)
+        stack: list[tuple[str, str, bool, int, bool]] = [
+            (name, "", index == len(top) - 1, len(base), bare)
+            for index, (name, bare) in reversed(list(enumerate(top)))
         ]
-        while stack:  # iterative: a long relay chain must not hit the recursion limit
-            name, prefix, last = stack.pop()
-            connector = "└── " if last else "├── "
+        while stack:
+            name, prefix, last, depth, bare = stack.pop()
+            while len(path) > depth:
+                on_path.discard(path.pop())
+            connector = "" if bare else ("└── " if last else "├── ")
+            if name in on_path:
+                lines.append(f"{prefix}{connector}{display_peer(name)} (cycle)")
+                continue
             if name in drawn:
                 lines.append(f"{prefix}{connector}{display_peer(name)} (see above)")
                 continue
             drawn.add(name)
+            path.append(name)
+            on_path.add(name)
             lines.append(f"{prefix}{connector}{self._label(name)}")
             kids = children.get(name, [])
-            extension = prefix + ("    " if last else "│   ")
+            extension = prefix if bare else prefix + ("    " if last else "│   ")
             stack.extend(
-                (kid, extension, index == len(kids) - 1)
+                (kid, extension, index == len(kids) - 1, depth + 1, False)
                 for index, kid in reversed(list(enumerate(kids)))
             )
-        return "\n".join(lines)
-
-    def to_ascii(self, root_peer: str | None = None) -> str:
-        """Reference-compatible name of :meth:`render_tree`."""
-        return self.render_tree(root_peer)
 
     def _label(self, name: str | None) -> str:
         if name is None:
@@ -474,6 +607,18 @@ class HiveMapper:
     def _learn_route(self, peer: str, hops: list[tuple[str, list[str]]]) -> None:
         if not hops:
             return
+        if any(target != source for source, targets in hops for target in targets):
+            # hops that name where they sent to are read as written (``source -> target``
+            # each, as hivemind_bus_client 1.2 reads them), only resolved through known labels
+            for source, targets in hops:
+                resolved_source = self.resolve(source)
+                for target in targets:
+                    resolved_target = self.resolve(target)
+                    if resolved_source != resolved_target:
+                        self._add_edge(resolved_source, resolved_target)
+            return
+        # hivemind-core's hops name no target but themselves: the route is the chain of
+        # relays the answer passed, from its originator's connection towards us
         first = hops[0][0]
         if first != peer and first not in self._nodes and _PEM_MARKER not in first:
             # the connection label the originator's first hub gave it (a PEM names a node)
@@ -490,11 +635,6 @@ class HiveMapper:
                 chain.append(name)
         for source, target in pairwise(chain):
             self._add_edge(source, target)
-        for source, targets in hops:
-            for target in targets:
-                resolved_source, resolved_target = self.resolve(source), self.resolve(target)
-                if resolved_source != resolved_target:
-                    self._add_edge(resolved_source, resolved_target)
 
     def _set_label(self, label: str, owner: str) -> None:
         self._drop_label(label)
@@ -567,6 +707,31 @@ class HiveMapper:
 
     def __repr__(self) -> str:
         return f"HiveMapper(nodes={len(self._nodes)}, edges={self._edge_count})"
+
+
+def _with_unreached(
+    top: list[str], order: Iterable[str], children: Mapping[str, list[str]]
+) -> list[str]:
+    """``top`` plus, in ``order``, a start for every name none of them leads to (members of a
+    cycle nothing else reaches)."""
+    top = list(top)
+    reached: set[str] = set()
+
+    def mark(start: str) -> None:
+        stack = [start]
+        while stack:
+            name = stack.pop()
+            if name not in reached:
+                reached.add(name)
+                stack.extend(children.get(name, []))
+
+    for name in top:
+        mark(name)
+    for name in order:
+        if name not in reached:
+            top.append(name)
+            mark(name)
+    return top
 
 
 def _is_name(value: Any, limit: int) -> bool:

@@ -158,15 +158,22 @@ def select_noise_options(
     return None
 
 
-def build_prologue(
-    hello_payload: Mapping[str, Any], handshake_payload: Mapping[str, Any], protocol_name: str
-) -> bytes:
-    """canonical_json(hub HELLO payload) || canonical_json(hub HANDSHAKE offer) || name."""
-    if not isinstance(hello_payload, Mapping) or not isinstance(handshake_payload, Mapping):
-        raise InvalidPayload("the HELLO and HANDSHAKE payloads must be JSON objects")
+def build_prologue(hello_payload: Any, handshake_payload: Any, protocol_name: str) -> bytes:
+    """canonical_json(hub HELLO payload) || canonical_json(hub HANDSHAKE offer) || name.
+
+    Any JSON value is taken, as hivemind_bus_client 1.2 takes it (both sides only need the
+    same bytes); the hub's payloads are checked to be objects where they are received
+    (:class:`NoiseClientHandshake`). A value JSON cannot carry raises InvalidPayload.
+    """
+    if not isinstance(protocol_name, str):
+        raise InvalidArgument("the Noise protocol name must be text")
+    if isinstance(hello_payload, Mapping):
+        hello_payload = dict(hello_payload)
+    if isinstance(handshake_payload, Mapping):
+        handshake_payload = dict(handshake_payload)
     return (
-        canonical_json(dict(hello_payload))
-        + canonical_json(dict(handshake_payload))
+        canonical_json(hello_payload)
+        + canonical_json(handshake_payload)
         + protocol_name.encode("utf-8")
     )
 

@@ -201,6 +201,19 @@ def test_set_identity_reads_the_password_from_stdin(identity: Path) -> None:
     assert PASSWORD not in result.stdout
 
 
+def test_a_new_password_clears_the_cached_psks(identity: Path) -> None:
+    """Every cached protocol v3 PSK was derived from the old password."""
+    assert run("set-identity", "--password", PASSWORD, identity=identity).returncode == 0
+    psk = bytes(range(32)).hex()
+    assert NodeIdentity(identity).cache_psk("hub", None, psk)
+    cache = NodeIdentity(identity).psk_cache_path
+    assert run("set-identity", "--password", PASSWORD, identity=identity).returncode == 0
+    assert cache.is_file()  # the same password: the PSKs still hold
+    result = run("set-identity", "--password", PASSWORD + "-new", identity=identity)
+    assert result.returncode == 0, result.stderr
+    assert not cache.exists()
+
+
 def test_set_identity_honours_xdg_config_home(tmp_path: Path) -> None:
     result = run("set-identity", "--key", "k1", env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
     assert result.returncode == 0, result.stderr

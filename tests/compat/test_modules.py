@@ -123,3 +123,38 @@ def test_the_fake_bus_records_and_dispatches(ref: Any) -> None:
     assert [getattr(m, "msg_type", None) for m in seen] == ["speak", HiveMessageType.PING]
     assert seen[0].context["session"]["site_id"] == "kitchen"
     assert len(bus.emitted) == 3
+
+
+def test_the_flood_id_cache_is_timed_and_item_readable(ref: Any) -> None:
+    from hivemind_bus_client.hive_map import FloodIdCache, HiveMapper
+
+    mapper = HiveMapper()
+    assert mapper.check_flood_id("abc") is False and mapper.check_flood_id("abc") is True
+    assert isinstance(mapper._seen_flood_ids["abc"], float)
+    with pytest.raises(KeyError):
+        FloodIdCache()["nothing"]
+    mapper.clear()
+    assert mapper.check_flood_id("abc") is False
+
+
+def test_the_psk_cache_size_bound_is_read_on_each_call(
+    ref: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hivemind_bus_client import noise
+
+    key_path = str(tmp_path / "noise_key")
+    noise.save_cached_psk(key_path, "hub", bytes(range(32)))
+    assert noise.load_cached_psk(key_path, "hub") == bytes(range(32))
+    monkeypatch.setattr(noise, "_MAX_CACHE_BYTES", 1)
+    assert noise.load_cached_psk(key_path, "hub") is None
+
+
+def test_a_handshake_creates_the_static_key_and_its_directory(ref: Any, tmp_path: Path) -> None:
+    from hivemind_bus_client import noise
+
+    key_path = tmp_path / "not" / "yet" / "noise_key"
+    noise.start_noise_handshake(
+        initiator=False, pattern=noise.NOISE_PATTERN_XX, suite=noise.NOISE_SUITE_CHACHA,
+        password="pw", node_id="hub", prologue=b"", key_path=str(key_path),
+    )
+    assert len(bytes.fromhex(key_path.read_text())) == 32

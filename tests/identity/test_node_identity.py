@@ -19,6 +19,7 @@ from hivemind_client.identity import (
     IdentityError,
     NodeIdentity,
     default_identity_path,
+    noise_static_key,
     normalize_public_key,
     public_key_fingerprint,
 )
@@ -676,3 +677,19 @@ def test_a_key_loaded_again_is_not_parsed_and_checked_again(
     second = NodeIdentity(identity.path).private_key_pem
     assert first == second
     assert len(calls) <= 1
+
+
+def test_a_noise_static_key_file_is_created_with_its_directory(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "noise_key"
+    key, created = noise_static_key(path)
+    assert created and len(key) == 32 and path.read_text() == key.hex()
+    assert noise_static_key(str(path)) == (key, False)
+    if os.name == "posix":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    path.write_text("00")
+    with pytest.raises(IdentityError):
+        noise_static_key(path)
+    path.write_text("zz")
+    with pytest.raises(IdentityError):
+        noise_static_key(path)

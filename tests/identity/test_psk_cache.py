@@ -50,3 +50,28 @@ def test_the_identity_uses_the_same_file(tmp_path: Path) -> None:
     identity = NodeIdentity(tmp_path / "_identity.json")
     identity.cache_psk("hub", "key", PSK)
     assert PskCache.beside(identity.noise_key_path).get("hub", "key") == PSK
+
+
+def test_a_cache_file_over_max_bytes_is_read_as_empty(tmp_path: Path) -> None:
+    cache = PskCache.beside(tmp_path / "k")
+    assert cache.max_bytes == 1 << 20
+    cache.put("hub", None, PSK)
+    small = PskCache.beside(tmp_path / "k", max_bytes=16)
+    assert small.get("hub", None) is None
+    assert small.put("other", None, PSK)  # rewritten from empty, not from the big file
+    assert PskCache.beside(tmp_path / "k").get("hub", None) is None
+    for bad in (-1, True, 1.5):
+        with pytest.raises(InvalidArgument):
+            PskCache(tmp_path / "x", max_bytes=bad)  # type: ignore[arg-type]
+
+
+def test_a_failed_write_leaves_neither_file_nor_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    cache = PskCache.beside(tmp_path / "k")
+    assert cache.put("hub", None, PSK) is False  # best effort: no exception
+    assert list(tmp_path.iterdir()) == []

@@ -334,7 +334,9 @@ def test_render_tree_survives_cycles_and_shared_paths() -> None:
     lines = tree.splitlines()
     assert lines[0] == "[self]"
     assert sum(line.split()[-1] == "x" for line in lines) == 1
-    assert any(line.endswith("x (see above)") or line.endswith("y (see above)") for line in lines)
+    # a repeat on its own branch is a cycle; on another branch, a node drawn above
+    assert any(line.endswith("x (cycle)") or line.endswith("y (cycle)") for line in lines)
+    assert not any(line.endswith("(see above)") and line.split()[-3] in ("x", "y") for line in lines)
     assert any(line.endswith("z (see above)") for line in lines)
     assert sum(line.endswith("── z") for line in lines) == 1
 
@@ -595,3 +597,90 @@ def test_an_empty_flood_id_reads_as_seen_and_is_not_recorded() -> None:
     assert cache.check("") is True
     assert len(cache) == 0
     assert cache.check("f1") is False
+
+
+# -- hivemind_bus_client 1.2's public surface: routes that name targets, the stored-edge view,
+# -- writable nodes and edges, first-seen times of flood ids ------------------------------------
+def test_hops_that_name_their_targets_are_read_as_written() -> None:
+    mapper = HiveMapper()
+    route = [{"source": "hub", "targets": ["relay1"]}, {"source": "relay1", "targets": ["a"]}]
+    assert mapper.on_ping(HiveMessage(HiveMessageType.PING, {"flood_id": "f", "peer": "a"},
+                                      route=route))
+    assert mapper.edges == {"hub": {"relay1"}, "relay1": {"a"}}
+    assert mapper.resolve("hub") == "hub"  # not taken for a's connection label
+    mapper.observe_ping(_answer("b", [{"source": "hub", "targets": ["b"]}, "junk"]))  # type: ignore[list-item]
+    assert {"source": "hub", "target": "b"} in mapper.to_dict()["edges"]
+    assert {"source": "b", "target": "hub"} not in mapper.to_dict()["edges"]
+
+
+def test_to_ascii_without_a_root_draws_the_stored_edges() -> None:
+    mapper = HiveMapper()
+    mapper.observe_ping(_answer("a", [{"source": "hub", "targets": ["a"]}]))
+    mapper.observe_ping(_answer("lone"))
+    assert mapper.to_ascii() == mapper.render_edges() == "\n".join(["hub", "└── a", "lone"])
+    assert mapper.render_tree().startswith("[self]")
+    assert HiveMapper().to_ascii() == "[No nodes discovered]"
+
+
+def test_a_shared_node_is_no_cycle_and_a_cycle_is_marked() -> None:
+    mapper = HiveMapper()
+    mapper.edges = {"root": ["a", "b"], "a": ["c"], "b": ["c"]}
+    tree = mapper.to_ascii()
+    assert "(cycle)" not in tree and tree.count("c") == 2 and "c (see above)" in tree
+    for edges in ({"a": ["b"], "b": ["a"]}, {"a": ["a"]}, {"a": ["b"], "b": ["c"], "c": ["a"]}):
+        mapper.edges = edges
+        assert "a (cycle)" in mapper.to_ascii() or "(cycle)" in mapper.to_ascii()
+        assert "(cycle)" in mapper.render_tree("me")
+
+
+def test_a_cycle_under_the_root_is_marked_once() -> None:
+    mapper = HiveMapper()
+    for peer, source in (("b::1", "c::1"), ("c::1", "b::1"), ("x::1", "c::1")):
+        mapper.observe_ping(_answer(peer, [{"source": source, "targets": [peer]}]))
+    assert mapper.render_tree("me::1") == "\n".join(
+        [
+            "[self] me::1",
+            "└── x::1",
+            "    └── c::1",
+            "        └── b::1",
+            "            └── c::1 (cycle)",
+        ]
+    )
+
+
+def test_nodes_and_edges_can_be_written() -> None:
+    hub, _ = _hub_keys()
+    mapper = HiveMapper()
+    mapper.nodes["a"] = NodeInfo("a", public_key=hub)
+    mapper.nodes["b"] = NodeInfo("b", public_key="KEY_B", trusted=True)
+    assert mapper.node_for(hub) is mapper.nodes["a"] and mapper.is_peer_trusted("b")
+    mapper.mark_trusted_nodes({"hub": hub})
+    assert mapper.is_peer_trusted("a") and not mapper.is_peer_trusted("b")
+    with pytest.raises(InvalidArgument):
+        mapper.nodes["c"] = NodeInfo("not-c")
+    mapper.edges = {"a": {"b"}}
+    del mapper.nodes["a"]
+    assert "a" not in mapper.nodes and mapper.edges == {} and mapper.node_for(hub) is None
+    with pytest.raises(KeyError):
+        del mapper.nodes["a"]
+    mapper.nodes = {"x": NodeInfo("x")}
+    assert dict(mapper.nodes) == {"x": NodeInfo("x")} and mapper.nodes == {"x": NodeInfo("x")}
+    with pytest.raises(InvalidArgument):
+        mapper.edges = {"x": [""]}
+    small = HiveMapper(max_nodes=1)
+    small.nodes["a"] = NodeInfo("a")
+    small.nodes["b"] = NodeInfo("b")
+    assert list(small.nodes) == ["b"]
+
+
+def test_a_timed_flood_cache_keeps_first_seen_times() -> None:
+    ticks = iter([10.0, 20.0, 30.0])
+    cache_ = FloodCache(4, clock=lambda: next(ticks))
+    assert cache_.check("a") is False and cache_.seen_at("a") == 10.0
+    assert cache_.check("a") is True and cache_.seen_at("a") == 10.0  # first seen, kept
+    cache_.add("b")
+    assert cache_.seen_at("b") == 20.0 and cache_.seen_at("zz") is None
+    assert FloodCache(4).seen_at("a") is None
+    untimed = FloodCache(4)
+    untimed.add("a")
+    assert untimed.seen_at("a") is None

@@ -755,6 +755,13 @@ def test_handshake_payload_helpers_and_canonical_json() -> None:
     with pytest.raises(InvalidPayload):
         canonical_json({"a": object()})
     assert build_prologue({"x": 1}, {"y": 2}, "N") == b'{"x":1}{"y":2}N'
+    # any JSON value, as hivemind_bus_client 1.2 takes it (its own tests pass names here)
+    assert build_prologue({"x": 1}, "XXpsk2", "N") == b'{"x":1}"XXpsk2"N'
+    assert build_prologue([1], None, "N") == b"[1]nullN"
+    with pytest.raises(InvalidPayload):
+        build_prologue({"x": object()}, {}, "N")
+    with pytest.raises(InvalidArgument):
+        build_prologue({}, {}, b"N")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- transport framing

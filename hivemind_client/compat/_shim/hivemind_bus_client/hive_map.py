@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hivemind_client.satellite.hivemap import FloodCache, NodeInfo, display_peer
@@ -11,10 +12,17 @@ __all__ = ["FloodCache", "FloodIdCache", "HiveMapper", "NodeInfo", "display_peer
 
 
 class FloodIdCache(FloodCache):
-    """The library's flood cache; ``check`` takes the reference's ``max_size`` too."""
+    """The library's flood cache, timed by ``time.time``; ``check`` takes the reference's
+    ``max_size`` too, and ``cache[flood_id]`` is when that id was first seen."""
 
     def __init__(self, max_size: int = 1000) -> None:
-        super().__init__(max_size)
+        super().__init__(max_size, clock=time.time)
+
+    def __getitem__(self, flood_id: str) -> float:
+        seen = self.seen_at(flood_id)
+        if seen is None:
+            raise KeyError(flood_id)  # item access on the reference's cache, as a mapping's
+        return seen
 
     def check(self, flood_id: str, max_size: int | None = None) -> bool:
         """True when seen before; otherwise record it (keeping at most ``max_size``)."""

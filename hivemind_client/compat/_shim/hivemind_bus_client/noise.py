@@ -10,12 +10,10 @@ framework of :mod:`hivemind_client.security.noise`.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import threading
 from binascii import hexlify
 from collections.abc import Callable
-from pathlib import Path
 
 from hivemind_client.errors import (
     AuthenticationFailed,
@@ -23,7 +21,7 @@ from hivemind_client.errors import (
     HiveMindError,
     InvalidArgument,
 )
-from hivemind_client.identity.node_identity import PskCache
+from hivemind_client.identity.node_identity import PskCache, noise_static_key
 from hivemind_client.security import hivemind_noise as _hn
 from hivemind_client.security.hivemind_noise import (
     CHUNK_SIZE,
@@ -99,13 +97,18 @@ def select_noise_options(
 NOISE_PSK_CACHE_SUFFIX = "_psks.json"
 _MAX_NODE_ID_LENGTH = 512
 _MAX_CACHE_ENTRIES = 32
+_MAX_CACHE_BYTES = 1 << 20  # read on each call: a cache file larger than this is not read
+
+
+def _cache_beside(key_path: str) -> PskCache:
+    return PskCache.beside(key_path, max_bytes=_MAX_CACHE_BYTES)
 
 
 def load_cached_psk(key_path: str | None, node_id: str, scope: str | None = None) -> bytes | None:
     """The PSK cached beside the static key at ``key_path`` for this hub (and access key)."""
     if not key_path:
         return None
-    value = PskCache.beside(key_path).get(node_id, scope)
+    value = _cache_beside(key_path).get(node_id, scope)
     return bytes.fromhex(value) if value else None
 
 
@@ -117,36 +120,28 @@ def save_cached_psk(
     if not isinstance(psk, bytes | bytearray) or len(psk) != 32:
         return
     if key_path:
-        PskCache.beside(key_path).put(node_id, scope, bytes(psk).hex())
+        _cache_beside(key_path).put(node_id, scope, bytes(psk).hex())
 
 
 def forget_cached_psk(key_path: str | None, node_id: str, scope: str | None = None) -> None:
     """Drop the cached PSK for this hub (the hub refused it)."""
     if key_path:
         with contextlib.suppress(HiveMindError, OSError):
-            PskCache.beside(key_path).forget(node_id, scope)
+            _cache_beside(key_path).forget(node_id, scope)
 
 
 def clear_cached_psks(key_path: str | None) -> None:
     """Drop every PSK cached beside the static key (the password changed)."""
     if key_path:
-        PskCache.beside(key_path).clear()
+        _cache_beside(key_path).clear()
 
 
 def _static_key(key_path: str | None) -> bytes:
-    """The static X25519 private key kept (hex) at ``key_path``, created there when absent;
-    a fresh one when there is no path."""
+    """The static X25519 private key kept at ``key_path`` (created there, directory too, when
+    absent); a fresh one when there is no path."""
     if not key_path:
         return secrets.token_bytes(32)
-    path = Path(key_path)
-    try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(key.hex())
-        return key
+    return noise_static_key(key_path)[0]
 
 
 class NoiseHandShake:
