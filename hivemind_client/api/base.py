@@ -51,6 +51,8 @@ from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
 from hivemind_client.wire.message import HiveMessage
 
 __all__ = [
+    "DEFAULT_PING_INTERVAL",
+    "DEFAULT_PONG_TIMEOUT",
     "DEFAULT_RECONNECT",
     "DEFAULT_USERAGENT",
     "ClientBase",
@@ -60,6 +62,8 @@ __all__ = [
 
 DEFAULT_USERAGENT = "HiveMessageBusClientV0.0.1"
 DEFAULT_RECONNECT = ReconnectPolicy()
+DEFAULT_PING_INTERVAL = 20.0
+DEFAULT_PONG_TIMEOUT = 10.0
 
 
 class ClientBase(HandlerRegistry):
@@ -89,8 +93,8 @@ class ClientBase(HandlerRegistry):
         max_pending_handlers: int = 1000,
         max_pending_bytes: int = 64 * 1024 * 1024,
         reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
-        ping_interval: float = 20.0,
-        pong_timeout: float | None = 10.0,
+        ping_interval: float = DEFAULT_PING_INTERVAL,
+        pong_timeout: float | None = DEFAULT_PONG_TIMEOUT,
         min_protocol_version: int = 0,
         max_protocol_version: int = PROTOCOL_VERSION,
         max_handshake_message: int = DEFAULT_MAX_HANDSHAKE_MESSAGE,
@@ -204,23 +208,28 @@ class ClientBase(HandlerRegistry):
 
     @property
     def websocket_ping_interval(self) -> float:
-        """The 1.2 client's name of :attr:`ping_interval` (0: no pings)."""
+        """The 1.2 client's name of :attr:`ping_interval` (0: no pings; set to None: the default)."""
         return self.ping_interval
 
     @websocket_ping_interval.setter
-    def websocket_ping_interval(self, value: float) -> None:
-        self.ping_interval = _seconds("websocket_ping_interval", value)
+    def websocket_ping_interval(self, value: float | None) -> None:
+        if value is None:  # as in the constructor: the default
+            self.ping_interval = DEFAULT_PING_INTERVAL
+        else:
+            self.ping_interval = _seconds("websocket_ping_interval", value)
 
     @property
     def websocket_ping_timeout(self) -> float | None:
-        """The 1.2 client's name of :attr:`pong_timeout` (None: no deadline)."""
+        """The 1.2 client's name of :attr:`pong_timeout` (read as None: no deadline; set to 0: no
+        deadline, to None: the default)."""
         return self.pong_timeout
 
     @websocket_ping_timeout.setter
     def websocket_ping_timeout(self, value: float | None) -> None:
-        self.pong_timeout = (
-            None if value is None else _seconds("websocket_ping_timeout", value) or None
-        )
+        if value is None:  # as in the constructor: the default
+            self.pong_timeout = DEFAULT_PONG_TIMEOUT
+        else:
+            self.pong_timeout = _seconds("websocket_ping_timeout", value) or None
 
     @property
     def url(self) -> str:

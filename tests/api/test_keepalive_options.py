@@ -83,3 +83,14 @@ def test_a_bad_value_is_refused(value: Any) -> None:
         _client(HiveMessageBusClient, websocket_ping_interval=value)
     with pytest.raises(InvalidArgument):
         _client(HiveMessageBusClient, websocket_ping_timeout=value)
+
+
+def test_setting_none_restores_the_default_as_the_constructor_reads_it() -> None:
+    client = _client(HiveMessageBusClient, websocket_ping_interval=3, websocket_ping_timeout=1)
+    client.websocket_ping_interval = None
+    client.websocket_ping_timeout = None
+    default = _client(HiveMessageBusClient)
+    assert (client.ping_interval, client.pong_timeout) == (
+        default.ping_interval,
+        default.pong_timeout,
+    )
