@@ -96,6 +96,7 @@ class AsyncHiveMessageBusClient(ClientBase):
             store=self.noise_store,
             self_signed=self.self_signed,
             certificate_sha256=self.certificate_sha256,
+            connect_timeout=self.connect_timeout or None,
             may_read=self._handlers_done,
         )
         self._driver.start()

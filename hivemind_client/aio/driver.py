@@ -67,7 +67,7 @@ class AsyncWebsocketDriver:
         self_signed: bool = False,
         certificate_sha256: str | None = None,
         ca_file: str | None = None,
-        connect_timeout: float = 10.0,
+        connect_timeout: float | None = 10.0,
         max_message_size: int = 64 * 1024 * 1024,
         send_timeout: float = 10.0,
         may_read: asyncio.Event | None = None,

@@ -119,7 +119,7 @@ async def open_websocket(
     *,
     tls: ssl.SSLContext | None,
     pin: str | None,
-    timeout: float,
+    timeout: float | None,
     max_size: int,
 ) -> ClientConnection:
     """A connected websocket. Raises HiveMindError for what no retry fixes (a pin that does

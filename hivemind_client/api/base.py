@@ -6,6 +6,7 @@ moves bytes and runs handlers. The constructor takes the reference client's argu
 
 from __future__ import annotations
 
+import math
 import random
 import secrets
 import threading
@@ -50,6 +51,8 @@ from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
 from hivemind_client.wire.message import HiveMessage
 
 __all__ = [
+    "DEFAULT_PING_INTERVAL",
+    "DEFAULT_PONG_TIMEOUT",
     "DEFAULT_RECONNECT",
     "DEFAULT_USERAGENT",
     "ClientBase",
@@ -59,6 +62,8 @@ __all__ = [
 
 DEFAULT_USERAGENT = "HiveMessageBusClientV0.0.1"
 DEFAULT_RECONNECT = ReconnectPolicy()
+DEFAULT_PING_INTERVAL = 20.0
+DEFAULT_PONG_TIMEOUT = 10.0
 
 
 class ClientBase(HandlerRegistry):
@@ -88,8 +93,8 @@ class ClientBase(HandlerRegistry):
         max_pending_handlers: int = 1000,
         max_pending_bytes: int = 64 * 1024 * 1024,
         reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
-        ping_interval: float = 20.0,
-        pong_timeout: float | None = 10.0,
+        ping_interval: float = DEFAULT_PING_INTERVAL,
+        pong_timeout: float | None = DEFAULT_PONG_TIMEOUT,
         min_protocol_version: int = 0,
         max_protocol_version: int = PROTOCOL_VERSION,
         max_handshake_message: int = DEFAULT_MAX_HANDSHAKE_MESSAGE,
@@ -99,8 +104,19 @@ class ClientBase(HandlerRegistry):
         ciphers: Sequence[str] | None = None,
         encodings: Sequence[str] | None = None,
         app_name: str | None = None,
+        connect_timeout: float | None = 10.0,
+        websocket_ping_interval: float | None = None,
+        websocket_ping_timeout: float | None = None,
+        websocket_connect_timeout: float | None = None,
     ) -> None:
         super().__init__()
+        # the 1.2 client's keepalive keywords: None keeps ours, 0 turns that part off
+        if websocket_ping_interval is not None:
+            ping_interval = _seconds("websocket_ping_interval", websocket_ping_interval)
+        if websocket_ping_timeout is not None:
+            pong_timeout = _seconds("websocket_ping_timeout", websocket_ping_timeout) or None
+        if websocket_connect_timeout is not None:
+            connect_timeout = websocket_connect_timeout
         identity = resolve_identity(identity, app_name)
         self.identity = identity
         self.key = key or _identity_value(identity, "access_key", "key")
@@ -128,6 +144,10 @@ class ClientBase(HandlerRegistry):
         self.handshake_timeout = handshake_timeout
         self.reconnect = reconnect
         self.ping_interval = ping_interval
+        """Seconds of silence from the hub before we ping it; 0: no pings (and no pong deadline)."""
+        self.connect_timeout = connect_timeout
+        """Seconds a websocket may take to open (TCP, TLS, upgrade), and then the hub to send
+        its first message; None or 0: no bound (``close()`` still ends an attempt that waits)."""
         self.ciphers = tuple(ciphers) if ciphers else None
         self.encodings = tuple(encodings) if encodings else None
         self._max_pending_handlers = max_pending_handlers
@@ -177,6 +197,40 @@ class ClientBase(HandlerRegistry):
                 deliver_binary(self.bin_callbacks, output.message)
 
     # -- connection -------------------------------------------------------------------------
+    @property
+    def websocket_connect_timeout(self) -> float | None:
+        """The 1.2 client's name of :attr:`connect_timeout`."""
+        return self.connect_timeout
+
+    @websocket_connect_timeout.setter
+    def websocket_connect_timeout(self, value: float | None) -> None:
+        self.connect_timeout = value
+
+    @property
+    def websocket_ping_interval(self) -> float:
+        """The 1.2 client's name of :attr:`ping_interval` (0: no pings; set to None: the default)."""
+        return self.ping_interval
+
+    @websocket_ping_interval.setter
+    def websocket_ping_interval(self, value: float | None) -> None:
+        if value is None:  # as in the constructor: the default
+            self.ping_interval = DEFAULT_PING_INTERVAL
+        else:
+            self.ping_interval = _seconds("websocket_ping_interval", value)
+
+    @property
+    def websocket_ping_timeout(self) -> float | None:
+        """The 1.2 client's name of :attr:`pong_timeout` (read as None: no deadline; set to 0: no
+        deadline, to None: the default)."""
+        return self.pong_timeout
+
+    @websocket_ping_timeout.setter
+    def websocket_ping_timeout(self, value: float | None) -> None:
+        if value is None:  # as in the constructor: the default
+            self.pong_timeout = DEFAULT_PONG_TIMEOUT
+        else:
+            self.pong_timeout = _seconds("websocket_ping_timeout", value) or None
+
     @property
     def url(self) -> str:
         """The hub URL (with the authorization query)."""
@@ -262,6 +316,7 @@ class ClientBase(HandlerRegistry):
             hub_pin_id=self.hub_pin_id,
             max_queue=previous.max_queue,
             max_waiters=previous.max_waiters,
+            keepalive=self.ping_interval > 0,
             ping_interval=self.ping_interval,
             pong_timeout=self.pong_timeout,
             min_protocol_version=self.min_protocol_version,
@@ -271,6 +326,7 @@ class ClientBase(HandlerRegistry):
             max_decoded_items=self.max_decoded_items,
             accept_untrusted_intercom=self.accept_untrusted_intercom,
             reconnect=self.reconnect,
+            first_frame_timeout=self.connect_timeout or None,
             defer_link_key=True,  # PBKDF2 runs where the driver runs side effects
         )
 
@@ -322,6 +378,18 @@ def resolve_identity(identity: Any, app_name: str | None = None) -> Any:
             raise InvalidArgument("pass identity=... or app_name=..., not both")
         return identity
     return NodeIdentity(app_name=app_name)
+
+
+def _seconds(name: str, value: float) -> float:
+    """``value`` as a duration in seconds, or InvalidArgument."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidArgument(f"{name} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
 
 
 def _has(identity: Any, attribute: str) -> bool:

@@ -98,8 +98,9 @@ class Transport(Protocol):
     def route(self, message: HiveMessage) -> list[Output]:
         """Route one message from the hub and write the automatic replies it caused."""
 
-    def close(self) -> None:
-        """Stop reconnecting, end the connection and the driver's threads."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop reconnecting, end the connection, wait up to ``timeout`` s for the driver's
+        threads."""
 
 
 class ThreadedClient(ClientBase):
@@ -170,20 +171,22 @@ class ThreadedClient(ClientBase):
         """Start connecting in the background and return at once (an OVOS bus's method).
 
         ``connected_event`` is set once the session is established; ``emitter`` reports
-        ``open``, ``close``, ``reconnecting`` and ``auth_rejected``. A connection that fails
-        before its first session is not retried (``auth_rejected`` or ``close`` says so).
+        ``open``, ``close``, ``reconnecting`` and ``auth_rejected``. Unlike ``connect()``, it
+        keeps trying until a hub answers (a service started before its hub, or before the
+        network), with the reconnect backoff; a refusal (``auth_rejected``) ends the run.
         """
         if self._transport is None:
-            self._start()
+            self._start(persistent=True)
         thread = self._transport._thread if self._transport is not None else None
         if thread is None:  # pragma: no cover - _start always starts it
             raise ConnectionFailedError("the connection did not start")
         return thread
 
     def run_forever(self) -> None:
-        """Connect (unless already started) and block until the client is closed or gives up."""
+        """Connect (unless already started; retrying as ``run_in_thread`` does) and block until
+        the client is closed or gives up."""
         if self._transport is None:
-            self._start()
+            self._start(persistent=True)
         while not self._closed and not self._ended.wait(0.1):
             pass
 
@@ -211,11 +214,11 @@ class ThreadedClient(ClientBase):
         if callable(drop):
             drop()
 
-    def _start(self) -> None:
+    def _start(self, *, persistent: bool = False) -> None:
         noise_key = self._noise_private_key()
         with self._lock:
             self._core.config = self._satellite_config(noise_key)
-            self._core.start()
+            self._core.start(persistent=persistent)
         self._closed = False
         self._gave_up = None
         self._ready.clear()
@@ -229,27 +232,28 @@ class ThreadedClient(ClientBase):
         """The driver for one ``connect()``, built on ``self._core`` and ``self._on_outputs``."""
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Close the connection and stop every thread this client started."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the connection and stop every thread this client started, waiting up to
+        ``timeout`` seconds for each (the reference's ``close(timeout=)``)."""
         self._closed = True
         with self._lock:
             self._core.stop()
-        self._stop_transport()
+        self._stop_transport(timeout)
         dispatcher, self._dispatcher = self._dispatcher, None
         self._dispatch_stop.set()  # after the job in hand; close() may run inside a handler
         with self._pending:
             self._pending.notify_all()
         if dispatcher is not None and dispatcher is not threading.current_thread():
-            dispatcher.join(5)
+            dispatcher.join(timeout)
         with self._lock:
             waiters = self._core.waiters()
         for waiter in waiters:
             waiter.token.set()
 
-    def _stop_transport(self) -> None:
+    def _stop_transport(self, timeout: float = 5.0) -> None:
         transport, self._transport = self._transport, None
         if transport is not None:
-            transport.close()
+            transport.close(timeout)
         self._ready.clear()
         self.connected_event.clear()
 

@@ -5,7 +5,10 @@ every rule below are testable without a clock or a socket.
 
 - Before any session was ever established (``connect()`` is waiting), a failure is final,
   except once when the failed attempt says an immediate retry can succeed (a stale cached PSK
-  was dropped, or the hub closed KKpsk0 and XXpsk2 will tell why).
+  was dropped, or the hub closed KKpsk0 and XXpsk2 will tell why). A *persistent* schedule (a
+  client started in the background, ``run_in_thread``) retries those failures as it would
+  after a session, except a refusal (a refused handshake, close code 1008): a hub that is not
+  up yet may be soon, credentials it refused stay refused.
 - After that, a dropped link is retried with capped exponential backoff and jitter; a handshake
   that timed out is retried too (a hub that restarts can be slow), a refused one (wrong
   password, a pin mismatch) is not: retrying cannot help.
@@ -28,6 +31,10 @@ __all__ = [
     "ReconnectSchedule",
     "Retry",
 ]
+
+
+_POLICY_VIOLATION = 1008
+"""The close code with which a hub refuses who we are."""
 
 
 class RandomSource(Protocol):
@@ -100,8 +107,9 @@ class ConnectionEnd:
 class ReconnectSchedule:
     """The reconnect decisions of one client, across its connections."""
 
-    def __init__(self, policy: ReconnectPolicy | None) -> None:
+    def __init__(self, policy: ReconnectPolicy | None, *, persistent: bool = False) -> None:
         self.policy = policy  # None: never reconnect
+        self.persistent = persistent
         self.established_once = False
         self.attempt = 0
         self._quick_retry_used = False
@@ -117,7 +125,8 @@ class ReconnectSchedule:
             if end.retry_now and not self._quick_retry_used and reason is not None:
                 self._quick_retry_used = True
                 return Retry(0.0, reason, code)
-            return GiveUp(reason or ConnectionFailed("the connection closed"), code)
+            if not self.persistent or code == _POLICY_VIOLATION:
+                return GiveUp(reason or ConnectionFailed("the connection closed"), code)
         policy = self.policy
         if policy is None:
             return GiveUp(reason, code)

@@ -70,6 +70,7 @@ class HiveMindHTTPClient(ThreadedClient):
     def _satellite_config(self, noise_key: bytes) -> SatelliteConfig:
         config = super()._satellite_config(noise_key)
         config.keepalive = False  # no ping/pong over HTTP; each poll shows the hub alive
+        config.first_frame_timeout = None  # a websocket's bound; polls have http_timeout
         return config
 
     def _new_transport(self) -> Transport:

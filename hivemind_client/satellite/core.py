@@ -157,6 +157,11 @@ class SatelliteConfig:
     defer_link_key: bool = False
     """Ask for the v1 session key as a request (PBKDF2 off the driver's loop or lock)."""
     reconnect: ReconnectPolicy | None = field(default_factory=ReconnectPolicy)
+    first_frame_timeout: float | None = None
+    """Seconds the hub has, once the socket is open, to send its first message (its HELLO or
+    handshake): a hub that completes the websocket upgrade and then says nothing is given up
+    on sooner than ``handshake_timeout`` (``connection-failed``). None, or not shorter than
+    ``handshake_timeout``: only ``handshake_timeout`` bounds it."""
     query_timeout: float = 30.0
     """Seconds a QUERY we sent may go without an answer chunk before ``hive.query.timeout``
     is delivered to the bus (every chunk restarts it; 0: never)."""
@@ -289,6 +294,8 @@ class SatelliteCore:
         self._stopping = False
         self._established_at: float | None = None
         self._last_traffic = 0.0
+        self._opened_at = 0.0
+        self._heard = False  # the hub sent something since the socket opened
         self._ping_sent_at: float | None = None  # an unanswered ping
         self._incoming_size = 0  # wire bytes of the message being received
         self._drop_window = (0.0, 0, 0)  # (window start, warned, suppressed)
@@ -304,9 +311,13 @@ class SatelliteCore:
         self._query_id = ""
 
     # -- life ---------------------------------------------------------------------------------
-    def start(self) -> None:
-        """A new ``connect()``: forget the previous run's decisions and stop request."""
-        self._schedule = ReconnectSchedule(self.config.reconnect)
+    def start(self, *, persistent: bool = False) -> None:
+        """A new ``connect()``: forget the previous run's decisions and stop request.
+
+        ``persistent`` (a client started in the background): keep retrying until a first
+        session, as after one; a refusal still ends the run (see :class:`ReconnectSchedule`).
+        """
+        self._schedule = ReconnectSchedule(self.config.reconnect, persistent=persistent)
         self._stopping = False
         self.info = None
 
@@ -355,6 +366,8 @@ class SatelliteCore:
         self._hello = None
         self._established_at = None
         self._last_traffic = now
+        self._opened_at = now
+        self._heard = False
         self._ping_sent_at = None
         self._incoming_size = 0
         self._fatal = self._timed_out = False
@@ -380,6 +393,7 @@ class SatelliteCore:
         if session is None or session.closed:
             return
         self._last_traffic = now
+        self._heard = True
         self._ping_sent_at = None
         self._incoming_size += len(data)
         session.receive_message(data, now)
@@ -450,7 +464,8 @@ class SatelliteCore:
         if session is None or session.closed:
             return None
         if not session.ready:
-            return session.next_timer()
+            due = [d for d in (session.next_timer(), self._first_frame_deadline()) if d is not None]
+            return min(due) if due else None
         timeout = self.config.pong_timeout
         if self._ping_sent_at is None or timeout is None:
             return None
@@ -460,6 +475,17 @@ class SatelliteCore:
         """Fire what is due: the session's deadlines, the keepalive ping."""
         session = self.session
         if session is None or session.closed:
+            return
+        first_frame = self._first_frame_deadline()
+        if first_frame is not None and now >= first_frame:
+            timeout = self.config.first_frame_timeout
+            self._timed_out = True  # retried as a handshake that timed out is
+            self._tear_down(
+                ConnectionFailed(
+                    f"the hub sent nothing within {timeout:g} s of the socket opening"
+                ),
+                now,
+            )
             return
         deadline = session.next_timer()
         if deadline is not None and now >= deadline:
@@ -524,15 +550,33 @@ class SatelliteCore:
                 "site_id": self.config.site_id,
             }
 
+    def _first_frame_deadline(self) -> float | None:
+        """When a hub that has sent nothing since the socket opened is given up on."""
+        timeout = self.config.first_frame_timeout
+        session = self.session
+        if self._heard or not timeout or session is None:
+            return None
+        deadline = self._opened_at + timeout
+        handshake = session.next_timer()
+        if handshake is not None and deadline >= handshake:
+            return None  # the handshake deadline comes first and says more (handshake-failed)
+        return deadline
+
     def _hub_went_silent(self, now: float) -> None:
         """No pong and no message since our ping: the hub (or the path to it) is frozen."""
+        self._tear_down(
+            ConnectionFailed(
+                f"the hub answered neither our ping nor anything else for"
+                f" {self.config.pong_timeout:g} s: the link is torn down and retried"
+            ),
+            now,
+        )
+
+    def _tear_down(self, error: HiveMindError, now: float) -> None:
+        """End this connection from our side for ``error`` (going away), and decide what next."""
         session = self.session
         if session is None:
             return
-        error = ConnectionFailed(
-            f"the hub answered neither our ping nor anything else for"
-            f" {self.config.pong_timeout:g} s: the link is torn down and retried"
-        )
         self._override = (error, None)
         self._report_failure(error)
         session.connection_lost(None, str(error), now)

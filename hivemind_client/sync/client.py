@@ -44,4 +44,5 @@ class HiveMessageBusClient(ThreadedClient):
             store=self.noise_store,
             self_signed=self.self_signed,
             certificate_sha256=self.certificate_sha256,
+            connect_timeout=self.connect_timeout or None,
         )

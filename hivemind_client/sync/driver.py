@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -86,7 +87,7 @@ class WebsocketDriver(ThreadedPump):
         self_signed: bool = False,
         certificate_sha256: str | None = None,
         ca_file: str | None = None,
-        connect_timeout: float = 10.0,
+        connect_timeout: float | None = 10.0,
         max_message_size: int = 64 * 1024 * 1024,
         send_timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
@@ -107,6 +108,9 @@ class WebsocketDriver(ThreadedPump):
         """Held around every call into the core and every write: one thread at a time."""
         self._stop = threading.Event()
         self._ws: websocket.WebSocket | None = None
+        self._opening: websocket.WebSocket | socket.socket | None = None
+        """The websocket (or pinned TLS socket) of an attempt still connecting: close() shuts
+        it down, so a hub that never answers the upgrade cannot keep the reader thread."""
         self._thread: threading.Thread | None = None
 
     # -- public ---------------------------------------------------------------------------------
@@ -169,6 +173,7 @@ class WebsocketDriver(ThreadedPump):
     def close(self, timeout: float = 5.0) -> None:
         """Stop reconnecting, close the socket, and wait for the reader thread."""
         self._stop.set()
+        self._abort_opening()
         ws = self._ws
         if ws is not None:
             if ws.lock.acquire(timeout=1):  # a write stuck on a hub that does not read holds it
@@ -177,8 +182,12 @@ class WebsocketDriver(ThreadedPump):
                     ws.close(timeout=1)
             else:
                 abort(ws)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            deadline = time.monotonic() + timeout
+            while thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+                thread.join(min(left, 0.1))
+                self._abort_opening()  # a connect that had not made its socket yet has one now
 
     # -- reader thread --------------------------------------------------------------------------
     def _run(self) -> None:
@@ -260,8 +269,15 @@ class WebsocketDriver(ThreadedPump):
                 if self._pin is not None
                 else None
             )
+            self._opening = pinned
+            if self._stop.is_set():  # close() came while the pinned socket connected
+                raise ConnectionFailedError("the client is closing")
             ws = open_websocket(
-                self.url, timeout=self._connect_timeout, sslopt=self._sslopt, socket=pinned
+                self.url,
+                timeout=self._connect_timeout,
+                sslopt=self._sslopt,
+                socket=pinned,
+                created=self._connecting,
             )
             bound_frames(ws, self._max_message_size, self._past_connection_deadline)
             # websocket-client answers pings itself, with the send that can stop mid-frame
@@ -276,7 +292,23 @@ class WebsocketDriver(ThreadedPump):
                 self.core.connection_failed(
                     ConnectionFailedError(f"cannot connect to the hub: {exc}")
                 )
+        finally:
+            self._opening = None
         return None
+
+    def _connecting(self, ws: websocket.WebSocket) -> None:
+        self._opening = ws
+        if self._stop.is_set():
+            self._abort_opening()
+
+    def _abort_opening(self) -> None:
+        """Wake the reader thread if it waits for the hub to answer a connect or the upgrade."""
+        opening = self._opening
+        if isinstance(opening, websocket.WebSocket):
+            abort(opening)
+        elif opening is not None:
+            with contextlib.suppress(OSError):
+                opening.shutdown(socket.SHUT_RDWR)
 
     def _past_connection_deadline(self) -> bool:
         """Read from the reader thread without the lock: a float compare, and a stale value

@@ -119,7 +119,7 @@ def write_frame(
             view = view[sent:]
 
 
-def pinned_socket(url: str, pin: str, timeout: float) -> ssl.SSLSocket:
+def pinned_socket(url: str, pin: str, timeout: float | None) -> ssl.SSLSocket:
     """A TLS connection whose certificate matches the pin, checked before any byte of the
     websocket upgrade (which carries the access key) is sent."""
     parts = urlsplit(url)
@@ -149,19 +149,23 @@ _MAX_LOCATION_SHOWN = 200
 def open_websocket(
     url: str,
     *,
-    timeout: float,
+    timeout: float | None,
     sslopt: dict[str, Any],
     socket: socket.socket | None = None,
+    created: Callable[[websocket.WebSocket], None] | None = None,
 ) -> websocket.WebSocket:
     """``websocket.create_connection`` with redirects refused (ConnectionFailed).
 
     ``redirect_limit=0`` stops websocket-client from connecting anywhere else. The status is
     checked here too because versions differ in how they report an unfollowed redirect: 1.7+
     raise "Redirect limit exhausted", 1.6 returns it as a connected websocket (301-303) or
-    raises WebSocketBadStatusException (307, 308).
+    raises WebSocketBadStatusException (307, 308). ``created`` is handed the websocket before
+    it connects, so another thread can :func:`abort` an attempt that waits for the hub.
     """
     ws = websocket.WebSocket(sslopt=sslopt, enable_multithread=True, skip_utf8_validation=False)
     ws.settimeout(timeout)
+    if created is not None:  # the caller may abort() it while connect() waits for the hub
+        created(ws)
     try:
         ws.connect(url, timeout=timeout, socket=socket, redirect_limit=0)  # type: ignore[no-untyped-call]
     except websocket.WebSocketBadStatusException as exc:

@@ -98,3 +98,40 @@ def test_no_policy_never_reconnects_and_stopping_always_stops() -> None:
     schedule = _schedule(None)
     assert schedule.decide(DROPPED, random.Random(0)) == GiveUp(None)
     assert _schedule().decide(ConnectionEnd(stopping=True), random.Random(0)) == GiveUp(None)
+
+
+def test_a_persistent_schedule_retries_before_the_first_session() -> None:
+    """A client started in the background (``run_in_thread``) keeps trying a hub that is not
+    up yet, with the backoff; ``connect()``'s schedule still fails at once (above)."""
+    schedule = ReconnectSchedule(NO_JITTER, persistent=True)
+    unreachable = ConnectionFailed("connection refused")
+    end = ConnectionEnd(failure=unreachable)
+    rng = random.Random(0)
+    assert [schedule.decide(end, rng) for _ in range(3)] == [
+        Retry(0.5, unreachable),
+        Retry(1.0, unreachable),
+        Retry(2.0, unreachable),
+    ]
+    timed_out = HandshakeFailed("the hub did not complete the handshake within 10 s")
+    assert schedule.decide(ConnectionEnd(failure=timed_out, timed_out=True), rng) == Retry(
+        4.0, timed_out
+    )
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        ConnectionEnd(failure=HandshakeFailed("wrong password")),
+        ConnectionEnd(failure=ConnectionFailed("invalid api key"), close_code=1008),
+        ConnectionEnd(failure=ConnectionFailed("pin mismatch"), fatal=True),
+    ],
+)
+def test_a_persistent_schedule_still_stops_on_a_refusal(end: ConnectionEnd) -> None:
+    schedule = ReconnectSchedule(NO_JITTER, persistent=True)
+    assert isinstance(schedule.decide(end, random.Random(0)), GiveUp)
+
+
+def test_a_persistent_schedule_without_a_policy_never_reconnects() -> None:
+    schedule = ReconnectSchedule(None, persistent=True)
+    error = ConnectionFailed("refused")
+    assert schedule.decide(ConnectionEnd(failure=error), random.Random(0)) == GiveUp(error)

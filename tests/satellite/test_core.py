@@ -338,3 +338,52 @@ def test_the_hardening_options_reach_the_session_and_the_router() -> None:
     fresh = _core(max_handshake_message=5_000)
     fresh.connection_opened(0.0)
     assert fresh.max_incoming(10**9) == 5_000
+
+
+def test_a_hub_silent_after_the_socket_opened_is_given_up_on_after_first_frame_timeout() -> None:
+    """The websocket upgrade answered, then nothing (no HELLO): the attempt ends after
+    ``first_frame_timeout``, well before ``handshake_timeout``, and is retried when the run is
+    persistent."""
+    core = _core(handshake_timeout=10.0, first_frame_timeout=0.5)
+    core.start(persistent=True)
+    core.connection_opened(5.0)
+    assert core.connection_deadline() == 5.5 and core.next_timer() == 5.5
+    core.handle_timer(5.4, 0.0)
+    assert core.outputs() == []
+    core.handle_timer(5.5, 0.0)
+    outputs = core.outputs()
+    failed = [o.argument for o in outputs if isinstance(o, RunHandlers) and o.name == "failed"]
+    assert len(failed) == 1 and "sent nothing within 0.5 s" in str(failed[0])
+    assert CloseConnection(1001) in outputs
+    assert isinstance(outputs[-1], ConnectionEnded) and isinstance(outputs[-1].outcome, Retry)
+
+
+def test_a_hub_that_sent_something_has_the_handshake_timeout() -> None:
+    core = _core(handshake_timeout=10.0, first_frame_timeout=0.5)
+    hub = ScriptedHub(password="hub-password")
+    core.connection_opened(5.0)
+    hub.greet(_Partner(core), 5.2)  # type: ignore[arg-type]
+    core.outputs()
+    assert core.connection_deadline() == 15.0
+    core.handle_timer(6.0, 0.0)
+    assert core.session is not None and not core.session.closed
+
+
+def test_connect_gives_up_on_a_hub_silent_after_the_socket_opened() -> None:
+    core = _core(first_frame_timeout=0.5)
+    core.start()
+    core.connection_opened(0.0)
+    core.handle_timer(0.5, 0.0)
+    outputs = core.outputs()
+    assert isinstance(outputs[-1], ConnectionEnded) and isinstance(outputs[-1].outcome, GiveUp)
+
+
+def test_a_first_frame_timeout_not_shorter_than_the_handshakes_changes_nothing() -> None:
+    core = _core(handshake_timeout=10.0, first_frame_timeout=10.0)
+    core.connection_opened(0.0)
+    assert core.connection_deadline() == 10.0
+    core.handle_timer(10.0, 0.0)
+    failed = [
+        o.argument for o in core.outputs() if isinstance(o, RunHandlers) and o.name == "failed"
+    ]
+    assert len(failed) == 1 and isinstance(failed[0], HandshakeFailed)
