@@ -65,8 +65,7 @@ class AsyncHiveMessageBusClient(ClientBase):
         self._loop: asyncio.AbstractEventLoop | None = None
         if isinstance(self.internal_bus, LocalBus):
             self.internal_bus.schedule = self._schedule_handler
-        self.internal_bus.on("message", self._forward_local)
-        self.internal_bus.on(UPSTREAM_REQUEST, self._send_upstream)
+        self._listen_to(self.internal_bus)
 
     @property
     def connected(self) -> bool:

@@ -45,10 +45,10 @@ from hivemind_client.satellite.core import (
 )
 from hivemind_client.satellite.hivemap import HiveMapper
 from hivemind_client.satellite.rendezvous import Mail, open_mail
-from hivemind_client.satellite.routing import DeliverToBus, SatelliteRouter
+from hivemind_client.satellite.routing import UPSTREAM_REQUEST, DeliverToBus, SatelliteRouter
 from hivemind_client.security.hivemind_noise import PROTOCOL_VERSION
 from hivemind_client.wire.codec import DEFAULT_MAX_DECODED_ITEMS
-from hivemind_client.wire.message import HiveMessage
+from hivemind_client.wire.message import HiveMessage, Message
 
 __all__ = [
     "DEFAULT_PING_INTERVAL",
@@ -136,6 +136,7 @@ class ClientBase(HandlerRegistry):
         self.compress = compress
         self.binarize = binarize
         self.internal_bus = internal_bus if internal_bus is not None else default_internal_bus()
+        self._bridged: list[Any] = []  # buses besides internal_bus (bridge_bus)
         self.emitter = ClientEvents()
         """open / close / reconnecting / auth_rejected, as an OVOS bus client's emitter."""
         self.connected_event = threading.Event()
@@ -180,6 +181,35 @@ class ClientBase(HandlerRegistry):
     def _init_driver(self) -> None:
         """The driver's own state (threads, queues, loops): set up by each driver."""
 
+    # -- local buses ------------------------------------------------------------------------
+    def bridge_bus(self, bus: Any) -> None:
+        """Join another OVOS bus to the hub, as ``internal_bus`` is: the hub's bus messages are
+        delivered to it too, and its messages for the hub (a ``destination`` naming the hub,
+        ``hive.send.upstream``, everything with ``share_bus``) go up. For a node whose own
+        ovos-core bus should talk to the hub; what the reference's ``connect(bus)`` does."""
+        if bus is None or bus is self.internal_bus or any(b is bus for b in self._bridged):
+            return
+        self._listen_to(bus)
+        self._bridged.append(bus)
+
+    def _listen_to(self, bus: Any) -> None:
+        """Forward ``bus``'s traffic for the hub upstream."""
+        bus.on("message", self._forward_local)
+        bus.on(UPSTREAM_REQUEST, self._send_upstream)
+
+    def _forward_local(self, message: Any) -> None:
+        """A local bus message: shared or sent up when it is for the hub (each driver)."""
+        raise NotImplementedError
+
+    def _send_upstream(self, message: Any) -> None:
+        """A ``hive.send.upstream`` request on a local bus (each driver)."""
+        raise NotImplementedError
+
+    def _deliver_local(self, message: Message) -> None:
+        """A bus message from the hub, onto every joined local bus."""
+        for bus in (self.internal_bus, *self._bridged):
+            bus.emit(for_bus(bus, message))
+
     def _wake_waiter(self, waiter: Waiter) -> None:
         """A ``wait_for_*`` has its answer: wake it (a thread event, a future, ...)."""
         raise NotImplementedError
@@ -192,7 +222,7 @@ class ClientBase(HandlerRegistry):
             elif isinstance(output, RunHandlers):
                 self._call_handlers(output.name, output.argument)
             elif isinstance(output, DeliverToBus):
-                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
+                self._deliver_local(output.message)
             elif isinstance(output, BinaryReceived):
                 deliver_binary(self.bin_callbacks, output.message)
 

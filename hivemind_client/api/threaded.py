@@ -18,7 +18,6 @@ from typing import Any, Protocol, TypeVar
 from hivemind_client.api.base import ClientBase, lifecycle_events
 from hivemind_client.api.handlers import (
     Handler,
-    for_bus,
     message_of_type,
     mycroft_message_of_type,
     payload_matcher,
@@ -127,8 +126,7 @@ class ThreadedClient(ClientBase):
         self._closed = False
         self._echoing = threading.local()  # our own BUS message on the internal bus: not shared
         self._rendezvous = threading.Lock()  # one RENDEZVOUS request at a time: replies carry no id
-        self.internal_bus.on("message", self._forward_local)
-        self.internal_bus.on(UPSTREAM_REQUEST, self._send_upstream)
+        self._listen_to(self.internal_bus)
 
     @property
     def connected(self) -> bool:
@@ -325,7 +323,7 @@ class ThreadedClient(ClientBase):
             elif isinstance(output, RunHandlers):
                 self._call_handlers(output.name, output.argument, handlers)
             elif isinstance(output, DeliverToBus):
-                self.internal_bus.emit(for_bus(self.internal_bus, output.message))
+                self._deliver_local(output.message)
             elif isinstance(output, MessageArrived):
                 transport = self._transport
                 if transport is not None:

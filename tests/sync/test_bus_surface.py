@@ -277,3 +277,35 @@ def test_the_local_bus_reaches_the_hub_as_an_ovos_bus_bridge_does(driver: str) -
             ("upstream.request", {"n": 3}),
         ]
         assert hub.messages("broadcast") == [] and hub.messages("shared_bus") == []
+
+
+def test_a_bridged_bus_hears_the_hub_and_speaks_to_it(driver: str) -> None:
+    """``bridge_bus``: a second OVOS bus (a node's own ovos-core bus) gets the hub's bus
+    messages as ``internal_bus`` does, and its replies for the hub go up."""
+    speak_sent = threading.Event()
+
+    async def serve(conn: HubConnection) -> None:
+        await conn.handshake()
+        await conn.recv()  # the client's "ready" message: bridging is in place by then
+        await conn.send_sealed(_speak("hello both buses"))
+        speak_sent.set()
+        await conn.serve()
+
+    with MisbehavingHub(serve) as hub, _client(hub, driver=driver) as client:
+        node_bus = LocalBus()
+        heard_internal: list[Message] = []
+        heard_node: list[Message] = []
+        client.internal_bus.on("speak", heard_internal.append)
+        node_bus.on("speak", heard_node.append)
+        client.bridge_bus(node_bus)
+        client.bridge_bus(node_bus)  # once is enough: no second delivery
+        client.bridge_bus(client.internal_bus)  # already joined
+        client.connect()
+        client.emit(Message("ready"))
+        assert speak_sent.wait(10)
+        assert _until(lambda: heard_internal and heard_node)
+        time.sleep(0.2)
+        assert [m.data["utterance"] for m in heard_node] == ["hello both buses"]
+        assert len(heard_internal) == 1
+        node_bus.emit(Message("skill.reply", {"n": 1}, {"destination": "misbehaving-hub"}))
+        assert _until(lambda: [m.payload.msg_type for m in hub.messages("bus")][-1:] == ["skill.reply"])

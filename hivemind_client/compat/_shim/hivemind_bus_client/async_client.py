@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hivemind_client.aio.client import AsyncHiveMessageBusClient
+from hivemind_client.aio.client import AsyncHiveMessageBusClient as _AsyncClient
 from hivemind_client.api.handlers import BinaryDataCallbacks
+from hivemind_client.satellite.core import ConnectionInfo
 from hivemind_client.wire.message_types import HiveMessageType
+
+from ._connect import REFERENCE_CONNECT_DOC, take_reference_arguments
 
 __all__ = [
     "AsyncHiveMessageBusClient",
@@ -15,6 +18,25 @@ __all__ = [
     "AsyncHivePayloadWaiter",
     "BinaryDataCallbacks",
 ]
+
+
+class AsyncHiveMessageBusClient(_AsyncClient):
+    """:class:`hivemind_client.aio.AsyncHiveMessageBusClient` with the reference's
+    ``connect`` arguments."""
+
+    async def connect(  # type: ignore[override]
+        self,
+        bus: Any = None,
+        protocol: Any = None,
+        site_id: str | None = None,
+        handshake_max_retries: int | None = None,
+        timeout: float = 15.0,
+    ) -> ConnectionInfo:
+        del handshake_max_retries
+        take_reference_arguments(self, bus, protocol)
+        return await super().connect(site_id=site_id, timeout=timeout)
+
+    connect.__doc__ = REFERENCE_CONNECT_DOC
 
 
 class AsyncHiveMessageWaiter:
