@@ -3,8 +3,10 @@
 Usage: python scripts/oracles.py ensure NAME [NAME...]   (names: the *.txt files in scripts/oracles/)
        python scripts/oracles.py path NAME               (print the environment's python)
 
-Each environment lives in .venvs/NAME and is rebuilt when its requirements file changes. The
-library never imports these packages: they run in their own interpreters, as oracles only.
+Each environment lives in .venvs/NAME and is rebuilt when its requirements file changes, or
+when it was built somewhere else and moved here (its console scripts would still name the old
+interpreter path, so ``hivemind-core`` and the like would not start). The library never imports
+these packages: they run in their own interpreters, as oracles only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,19 @@ def python_of(name: str) -> Path:
     return VENVS / name / "bin" / "python"
 
 
+def built_here(home: Path) -> bool:
+    """Whether the environment's scripts name its own interpreter (pip's shebang says where
+    the environment was created)."""
+    try:
+        first = (home / "bin" / "pip").read_bytes().split(b"\n", 1)[0]
+    except OSError:
+        return False
+    if not first.startswith(b"#!"):
+        return False
+    interpreter = Path(first[2:].decode(errors="replace").strip().split(" ")[0])
+    return interpreter.parent.parent.resolve() == home.resolve()
+
+
 def ensure(name: str) -> Path:
     spec = SPECS / f"{name}.txt"
     if not spec.exists():
@@ -35,7 +50,8 @@ def ensure(name: str) -> Path:
     digest = hashlib.sha256(spec.read_bytes()).hexdigest()
     home = VENVS / name
     stamp = home / ".requirements-sha256"
-    if stamp.exists() and stamp.read_text() == digest and python_of(name).exists():
+    fresh = stamp.exists() and stamp.read_text() == digest and python_of(name).exists()
+    if fresh and built_here(home):
         return python_of(name)
     print(f"[oracles] building {home} from {spec.name}", file=sys.stderr, flush=True)
     venv.EnvBuilder(clear=True, with_pip=True).create(home)
