@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from hivemind_client.errors import InvalidArgument
+from hivemind_client.satellite.core import ConnectionInfo
 
-__all__ = ["REFERENCE_CONNECT_DOC", "take_reference_arguments"]
+__all__ = ["REFERENCE_CONNECT_DOC", "ReferenceConnect", "take_reference_arguments"]
 
 REFERENCE_CONNECT_DOC = """Connect as the reference's ``connect`` is called.
 
@@ -26,3 +27,24 @@ def take_reference_arguments(client: Any, bus: Any, protocol: Any) -> None:
             "protocol inside the client (hivemind_client.satellite.core.SatelliteCore)"
         )
     client.bridge_bus(bus)
+
+
+class ReferenceConnect:
+    """Mixin for a threaded client (websocket or HTTP): the reference's ``connect``."""
+
+    def connect(
+        self,
+        bus: Any = None,
+        protocol: Any = None,
+        site_id: str | None = None,
+        handshake_max_retries: int | None = None,
+        timeout: float = 15.0,
+    ) -> ConnectionInfo:
+        del handshake_max_retries
+        take_reference_arguments(self, bus, protocol)
+        connected: ConnectionInfo = super().connect(  # type: ignore[misc]
+            site_id=site_id, timeout=timeout
+        )
+        return connected
+
+    connect.__doc__ = REFERENCE_CONNECT_DOC

@@ -8,12 +8,11 @@ from threading import Thread
 from typing import Any
 
 from hivemind_client.api.handlers import BinaryDataCallbacks
-from hivemind_client.satellite.core import ConnectionInfo
 from hivemind_client.sync.client import HiveMessageBusClient as _Client
 from hivemind_client.wire.message import HiveMessage, Message
 from hivemind_client.wire.message_types import BinaryPayloadType, HiveMessageType
 
-from ._connect import REFERENCE_CONNECT_DOC, take_reference_arguments
+from ._connect import ReferenceConnect
 from .identity import NodeIdentity
 from .serialization import decode_bitstring, get_bitstring
 
@@ -36,23 +35,9 @@ LOG = logging.getLogger(__name__)
 HiveMindBinaryPayloadType = BinaryPayloadType
 
 
-class HiveMessageBusClient(_Client):
+class HiveMessageBusClient(ReferenceConnect, _Client):  # type: ignore[misc]
     """:class:`hivemind_client.sync.client.HiveMessageBusClient` with the reference's
     ``connect`` arguments."""
-
-    def connect(  # type: ignore[override]
-        self,
-        bus: Any = None,
-        protocol: Any = None,
-        site_id: str | None = None,
-        handshake_max_retries: int | None = None,
-        timeout: float = 15.0,
-    ) -> ConnectionInfo:
-        del handshake_max_retries
-        take_reference_arguments(self, bus, protocol)
-        return super().connect(site_id=site_id, timeout=timeout)
-
-    connect.__doc__ = REFERENCE_CONNECT_DOC
 
 
 class HiveMessageWaiter:
