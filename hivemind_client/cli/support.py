@@ -14,7 +14,6 @@ import base64
 import contextlib
 import json
 import logging
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -213,10 +212,6 @@ class Settings:
             )
 
 
-APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-"""What ``--app`` accepts: one plain path segment (the reference's rule)."""
-
-
 def _identity_path(args: argparse.Namespace, *, for_writing: bool) -> Path:
     given = getattr(args, "identity", None)
     app: str | None = getattr(args, "app", None)
@@ -224,27 +219,24 @@ def _identity_path(args: argparse.Namespace, *, for_writing: bool) -> Path:
         raise CliError("pass --identity or --app, not both", EXIT_USAGE)
     if given:
         return Path(given).expanduser()
-    from hivemind_client.identity import default_identity_path
+    from hivemind_client.errors import InvalidArgument
+    from hivemind_client.identity.node_identity import locate_identity
 
-    shared = default_identity_path()
-    if app is None:
-        return shared
-    if not APP_NAME.fullmatch(app):
+    try:
+        path, own = locate_identity(app, shared_fallback=not for_writing)
+    except InvalidArgument:
         raise CliError(
             f"--app must be letters, digits, '.', '_' or '-', starting with a letter or "
             f"digit, at most 64 characters: {app!r}",
             EXIT_USAGE,
+        ) from None
+    if own is not None:  # as the reference does: no file of its own yet reads the shared one
+        print(
+            f"{PROG}: warning: {app!r} has no identity file at {own} and reads the shared "
+            f"{path}; run '{PROG} --app {app} set-identity ...' to give it one",
+            file=sys.stderr,
         )
-    own = shared.parent / app / shared.name
-    if for_writing or own.is_file() or not shared.is_file():
-        return own
-    # As the reference does: an application without a file of its own reads the shared one.
-    print(
-        f"{PROG}: warning: {app!r} has no identity file at {own} and reads the shared "
-        f"{shared}; run '{PROG} --app {app} set-identity ...' to give it one",
-        file=sys.stderr,
-    )
-    return shared
+    return path
 
 
 def load_identity(args: argparse.Namespace, *, for_writing: bool = False) -> NodeIdentity:

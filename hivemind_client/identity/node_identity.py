@@ -132,17 +132,20 @@ def default_identity_path() -> Path:
     return Path(base) / "hivemind" / IDENTITY_FILENAME
 
 
-def identity_path_for(app_name: str | None, *, shared_fallback: bool = True) -> Path:
-    """The identity file of an application: ``<config>/hivemind/<app_name>/_identity.json``.
+def locate_identity(
+    app_name: str | None, *, shared_fallback: bool = True
+) -> tuple[Path, Path | None]:
+    """Where the identity of ``app_name`` lives: ``(path, own)``.
 
-    Two applications of one user are two nodes (one static key each). While the application
-    has no file of its own and the shared one exists, ``shared_fallback`` reads the shared
-    file instead, as the reference does, so a node provisioned before the application named
-    itself keeps working. ``app_name=None`` is the shared file.
+    ``path`` is ``<config>/hivemind/<app_name>/_identity.json``, or, while the application has
+    no file of its own, the shared file exists and ``shared_fallback`` is on, the shared file;
+    ``own`` is then the application's own path (the fallback happened), else None. Nothing is
+    logged: the library, the command line and compat each say it their own way.
+    ``app_name=None`` is the shared file.
     """
     shared = default_identity_path()
     if app_name is None:
-        return shared
+        return shared, None
     if not isinstance(app_name, str) or not APP_NAME_PATTERN.fullmatch(app_name):
         raise InvalidArgument(
             "app_name must be letters, digits, '.', '_' or '-', start with a letter or digit"
@@ -150,16 +153,29 @@ def identity_path_for(app_name: str | None, *, shared_fallback: bool = True) -> 
         )
     own = shared.parent / app_name / shared.name
     if shared_fallback and not own.is_file() and shared.is_file():
+        return shared, own
+    return own, None
+
+
+def identity_path_for(app_name: str | None, *, shared_fallback: bool = True) -> Path:
+    """The identity file of an application: ``<config>/hivemind/<app_name>/_identity.json``.
+
+    Two applications of one user are two nodes (one static key each). While the application
+    has no file of its own and the shared one exists, ``shared_fallback`` reads the shared
+    file instead, as the reference does, so a node provisioned before the application named
+    itself keeps working (with a warning). ``app_name=None`` is the shared file.
+    """
+    path, own = locate_identity(app_name, shared_fallback=shared_fallback)
+    if own is not None:
         _log.warning(
             "%r has no identity file at %s and reads the shared %s; give it its own with"
             " 'hivemind-client --app %s set-identity ...'",
             app_name,
             own,
-            shared,
+            path,
             app_name,
         )
-        return shared
-    return own
+    return path
 
 
 class NodeIdentity:

@@ -158,3 +158,20 @@ def test_a_handshake_creates_the_static_key_and_its_directory(ref: Any, tmp_path
         password="pw", node_id="hub", prologue=b"", key_path=str(key_path),
     )
     assert len(bytes.fromhex(key_path.read_text())) == 32
+
+
+def test_the_compat_identity_finds_its_file_as_the_library_does(
+    ref: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One rule for where an identity lives: a relative XDG_CONFIG_HOME is ignored (the XDG
+    spec), so the compat NodeIdentity and the library's read the same file."""
+    from hivemind_bus_client.identity import NodeIdentity as CompatIdentity
+
+    from hivemind_client.identity import default_identity_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative/config")
+    expected = tmp_path / ".config" / "hivemind" / "_identity.json"
+    assert default_identity_path() == expected
+    assert CompatIdentity().path == expected
+    assert CompatIdentity(app_name="radio").path == expected.parent / "radio" / expected.name

@@ -58,3 +58,17 @@ def test_an_app_name_is_one_plain_path_segment(name: str) -> None:
 def test_a_path_and_an_app_name_contradict(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument):
         NodeIdentity(tmp_path / "_identity.json", app_name="kitchen")
+
+
+def test_locate_identity_says_where_and_whether_it_fell_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from hivemind_client.identity.node_identity import locate_identity
+
+    own = _home() / "radio" / "_identity.json"
+    assert locate_identity(None) == (default_identity_path(), None)
+    assert locate_identity("radio") == (default_identity_path(), own)
+    assert locate_identity("radio", shared_fallback=False) == (own, None)
+    assert caplog.text == ""  # the caller says it, its own way
+    with pytest.raises(InvalidArgument):
+        locate_identity("../escape")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,16 +12,11 @@ from typing import Any
 
 from hivemind_client.errors import InvalidArgument
 from hivemind_client.identity import NodeIdentity as _NodeIdentity
-from hivemind_client.identity.node_identity import IDENTITY_FILENAME
+from hivemind_client.identity.node_identity import IDENTITY_FILENAME, locate_identity
 
 __all__ = ["NodeIdentity", "shared_identity_for"]
 
 LOG = logging.getLogger(__name__)
-_APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def _config_home() -> Path:
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
 
 
 class _IdentityFile:
@@ -165,24 +159,17 @@ class NodeIdentity(_NodeIdentity):
         app_name: str | None = None,
         shared_fallback: bool = True,
     ) -> None:
-        if app_name is not None:
-            if identity_file is not None:
-                raise InvalidArgument("pass identity_file or app_name, not both")
-            if not isinstance(app_name, str) or not _APP_NAME.fullmatch(app_name):
-                raise InvalidArgument(f"app_name must be one plain path segment: {app_name!r}")
+        if app_name is not None and identity_file is not None:
+            raise InvalidArgument("pass identity_file or app_name, not both")
         shared_used = False
         if identity_file is not None and not isinstance(identity_file, str | os.PathLike):
             identity_file = getattr(identity_file, "path", identity_file)  # a JsonConfigXDG
         if identity_file is None:
-            shared = _config_home() / "hivemind" / IDENTITY_FILENAME
-            identity_file = shared
-            if app_name:
-                identity_file = _config_home() / "hivemind" / app_name / IDENTITY_FILENAME
-                if shared_fallback and not identity_file.is_file() and shared.is_file():
-                    # formatted here: callers read the record's message as it was logged
-                    LOG.warning(f"{app_name!r} has no identity file yet and reads the shared {shared}")
-                    identity_file = shared
-                    shared_used = True
+            identity_file, own = locate_identity(app_name, shared_fallback=shared_fallback)
+            if own is not None:
+                # formatted here: callers read the record's message as it was logged
+                LOG.warning(f"{app_name!r} has no identity file yet and reads the shared {identity_file}")
+                shared_used = True
         super().__init__(identity_file)
         self.app_name = app_name
         self.uses_shared_fallback = shared_used
