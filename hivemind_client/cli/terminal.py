@@ -134,12 +134,17 @@ def terminal(args: argparse.Namespace, environment: Environment | None = None) -
                 break
             if not text:
                 continue
-            send(
-                client,
-                Message("recognizer_loop:utterance", {"utterances": [text], "lang": args.lang}),
-            )
-            with owed_lock:
+            with owed_lock:  # counted first: a fast hub can answer before send() returns
                 owed += 1
+            try:
+                send(
+                    client,
+                    Message("recognizer_loop:utterance", {"utterances": [text], "lang": args.lang}),
+                )
+            except BaseException:
+                with owed_lock:
+                    owed -= 1
+                raise
             if not client.connected:
                 screen.line(f"[not connected: {client.queued} message(s) wait for the hub]")
         if not screen.interactive:

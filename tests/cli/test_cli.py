@@ -794,6 +794,45 @@ def test_demo_offline() -> None:
     assert "part 2" not in result.stdout
 
 
+def test_terminal_counts_an_answer_that_arrives_before_emit_returns(
+    scripted_hub: ScriptedWebsocketHub,
+    identity: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A fast hub can answer before ``emit`` returns: the answer must still pay what is owed.
+    The client here is the real one, held in ``emit`` until its answer was handled (the worst
+    case, made certain); the terminal counted the utterance after sending it, so that answer
+    was lost and piped input ended with "1 answer(s) missing"."""
+    import io
+
+    from hivemind_client.cli.main import build_parser
+    from hivemind_client.cli.support import Environment, default_environment
+    from hivemind_client.cli.terminal import terminal
+    from hivemind_client.sync.client import HiveMessageBusClient
+
+    class AnswerFirst(HiveMessageBusClient):
+        def emit(self, message: Any, binary_type: Any = None) -> None:
+            answered = threading.Event()
+            self.on_mycroft("speak", lambda _: answered.set())  # after the terminal's handler
+            super().emit(message, binary_type)
+            assert answered.wait(10)
+
+    default = default_environment()
+    environment = Environment(
+        identity=default.identity, shared_owner=default.shared_owner, new_client=AnswerFirst
+    )
+    args = build_parser().parse_args(
+        ["--identity", str(identity), "terminal", *hub_args(scripted_hub), "--answer-timeout", "2"]
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello\nsecond one\n"))
+    status = terminal(args, environment)
+    out = capsys.readouterr().out
+    assert "hub> echo: hello" in out and "hub> echo: second one" in out
+    assert "missing" not in out and status == 0
+
+
+
 def test_the_packaged_hub_requirements_match_the_e2e_oracle() -> None:
     oracle = ROOT / "scripts" / "oracles" / "hub-4.0.txt"
     assert HUB_REQUIREMENTS.encode() == oracle.read_bytes()
