@@ -346,13 +346,20 @@ class ThreadedClient(ClientBase):
         where every client hears what it emits: a satellite's own services (PHAL plugins, the
         listener, playback) talk to each other through this client.
         """
+        prepared = self._prepare_and_send(message, binary_type)
+        if prepared.msg_type is HiveMessageType.BUS:
+            self._echo(prepared)
+
+    def _prepare_and_send(
+        self, message: HiveMessage | MessageLike, binary_type: BinaryPayloadType | int | None = None
+    ) -> HiveMessage:
+        """Add the routing context, then send (or queue); the message as it went out."""
         with self._lock:
             prepared = self._core.prepare(
                 message, binary_type, now=time.monotonic(), wall=time.time()
             )
         self._send_or_queue(prepared)
-        if prepared.msg_type is HiveMessageType.BUS:
-            self._echo(prepared)
+        return prepared
 
     def _echo(self, message: HiveMessage) -> None:
         payload = message.payload
@@ -386,9 +393,8 @@ class ThreadedClient(ClientBase):
         when its destination is the hub (a reply to something the hub injected)."""
         if getattr(self._echoing, "active", False):
             return  # our own emit: the hub has it already, as BUS
-        try:
-            with self._lock:
-                upstream = self._core.upstream_of_local(message, share_bus=self.share_bus)
+        try:  # reads only the latest hub's node id: no lock on this per-message path
+            upstream = self._core.upstream_of_local(message, share_bus=self.share_bus)
         except HiveMindError as exc:
             LOG.warning("not forwarding a local bus message to the hub: %s", exc)
             return
@@ -400,11 +406,8 @@ class ThreadedClient(ClientBase):
         """A ``hive.send.upstream`` request on the local bus."""
         try:
             wanted = upstream_request(message)
-            if wanted is None:
-                return
-            with self._lock:
-                prepared = self._core.prepare(wanted, now=time.monotonic(), wall=time.time())
-            self._send_or_queue(prepared)  # not echoed: it came from the local bus
+            if wanted is not None:
+                self._prepare_and_send(wanted)  # not echoed: it came from the local bus
         except (NotConnected, QueueFull) as exc:
             LOG.warning("%s not sent: %s", UPSTREAM_REQUEST, exc)
         except HiveMindError as exc:

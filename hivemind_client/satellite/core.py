@@ -642,10 +642,6 @@ class SatelliteCore:
         intercom = HiveMessage(HiveMessageType.INTERCOM, envelope, target_pubkey=pubkey)
         return HiveMessage(HiveMessageType.PROPAGATE, intercom)
 
-    def shared_bus_message(self, message: Any) -> HiveMessage:
-        """A local bus message forwarded to the hub (``share_bus``)."""
-        return upstream_of_local(message, share_bus=True, hub_node_id=None)[0]
-
     def upstream_of_local(self, message: Any, *, share_bus: bool) -> list[HiveMessage]:
         """What a message seen on the local bus sends to the hub (see
         :func:`~hivemind_client.satellite.routing.upstream_of_local`): its hub is the one of
